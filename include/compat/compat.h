@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vhost-kt compat layer.
+ *
+ * This is the only file that knows how kernels differ.  It is force-included
+ * in every object (see Kbuild), so the rest of the code is written against
+ * the newest kernel API and never tests versions itself.
+ *
+ * Facts that a header alone cannot reveal are probed by Kbuild against the
+ * target tree (include/compat/Kbuild.include) and arrive here as
+ * COMPAT_* macros.  LINUX_VERSION_CODE is only a fallback.
+ */
+#ifndef _VHOST_KT_COMPAT_H
+#define _VHOST_KT_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/kconfig.h>
+#include <linux/types.h>
+#include <linux/err.h>
+
+/*
+ * vhost_task: the API that makes a worker a thread of its owner.
+ *   absent       < 6.4, or CONFIG_VHOST_TASK=n: only kthread mode exists.
+ *   three-arg    6.4 - 6.9: vhost_task_create(fn, arg, name).
+ *   four-arg     6.10+: vhost_task_create(fn, handle_sigkill, arg, name).
+ * Failure is NULL up to 6.13 and ERR_PTR from 6.14 (and in some stable
+ * kernels before that), so the wrapper below turns both into ERR_PTR.
+ */
+#if defined(COMPAT_HAVE_VHOST_TASK_H) && IS_ENABLED(CONFIG_VHOST_TASK)
+#define COMPAT_HAVE_VHOST_TASK 1
+#include <linux/sched/vhost_task.h>
+
+#ifdef COMPAT_VHOST_TASK_HANDLE_SIGKILL
+#define COMPAT_VHOST_TASK_API "four-argument (fn, handle_sigkill, arg, name)"
+static inline struct vhost_task *
+vhost_kt_compat_task_create(bool (*fn)(void *), void (*sigkill)(void *),
+			    void *arg, const char *name)
+{
+	struct vhost_task *vtsk = vhost_task_create(fn, sigkill, arg, name);
+
+	if (IS_ERR_OR_NULL(vtsk))
+		return vtsk ? vtsk : ERR_PTR(-ENOMEM);
+	return vtsk;
+}
+#else
+#define COMPAT_VHOST_TASK_API "three-argument (fn, arg, name)"
+/*
+ * Without handle_sigkill the task just stops running its fn after the
+ * owner is killed; the core learns about it when it stops the worker.
+ */
+static inline struct vhost_task *
+vhost_kt_compat_task_create(bool (*fn)(void *), void (*sigkill)(void *),
+			    void *arg, const char *name)
+{
+	struct vhost_task *vtsk = vhost_task_create(fn, arg, name);
+
+	if (IS_ERR_OR_NULL(vtsk))
+		return vtsk ? vtsk : ERR_PTR(-ENOMEM);
+	return vtsk;
+}
+#endif
+#else
+#define COMPAT_VHOST_TASK_API "absent"
+#endif
+
+/* eventfd_signal() lost its count argument in 6.8. */
+#include <linux/eventfd.h>
+#ifdef COMPAT_EVENTFD_SIGNAL_HAS_COUNT
+#define vhost_kt_eventfd_signal(ctx) eventfd_signal((ctx), 1)
+#else
+#define vhost_kt_eventfd_signal(ctx) eventfd_signal(ctx)
+#endif
+
+#endif /* _VHOST_KT_COMPAT_H */

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
+/*
+ * vhost-kt userspace ABI.
+ *
+ * vhost-kt speaks the upstream vhost ABI unchanged; this header only adds
+ * the worker-mode ioctls for kernels whose <linux/vhost.h> predates them,
+ * and names the pre-release numbers that some stable kernels shipped, which
+ * vhost-kt also accepts so that tools built against those kernels work.
+ */
+#ifndef _UAPI_VHOST_KT_H
+#define _UAPI_VHOST_KT_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/vhost.h>
+
+#ifndef VHOST_FORK_OWNER_KTHREAD
+/* Worker is a kernel thread using the owner's mm and cgroups (pre-6.4). */
+#define VHOST_FORK_OWNER_KTHREAD 0
+/* Worker is a vhost_task: a thread of the owner process (6.4+). */
+#define VHOST_FORK_OWNER_TASK 1
+#endif
+
+#ifndef VHOST_SET_FORK_FROM_OWNER
+#define VHOST_SET_FORK_FROM_OWNER _IOW(VHOST_VIRTIO, 0x84, __u8)
+#define VHOST_GET_FORK_FROM_OWNER _IOR(VHOST_VIRTIO, 0x85, __u8)
+#endif
+
+/*
+ * The numbers of the first merged version (and of the v3 series'
+ * VHOST_SET_INHERIT_FROM_OWNER), kept because some 6.12.y/6.16.y stable
+ * kernels shipped them.  0x83 as _IOW(__u8) does not collide with
+ * VHOST_SET_FEATURES_ARRAY, which has a different size and direction.
+ */
+#define VHOST_KT_SET_FORK_FROM_OWNER_OLD _IOW(VHOST_VIRTIO, 0x83, __u8)
+#define VHOST_KT_GET_FORK_FROM_OWNER_OLD _IOR(VHOST_VIRTIO, 0x84, __u8)
+
+#endif /* _UAPI_VHOST_KT_H */

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What an admin can see: every open device, its owner, its worker mode and
+ * its worker threads, under /sys/kernel/debug/vhost_kt/.
+ */
+#ifndef _VHOST_KT_ADMIN_H
+#define _VHOST_KT_ADMIN_H
+
+struct vhost_kt_dev;
+
+void vhost_kt_admin_init(void);
+void vhost_kt_admin_exit(void);
+void vhost_kt_admin_add(struct vhost_kt_dev *dev);
+void vhost_kt_admin_del(struct vhost_kt_dev *dev);
+
+#endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Worker backends.
+ *
+ * A vhost-kt worker drains a device's llist of vhost_kt_work items in a
+ * thread.  How that thread comes to exist is the only thing that differs
+ * between the modes, so it sits behind one small table chosen once, when
+ * the worker is created; the queueing and flushing code never tests the
+ * mode.
+ *
+ *   task mode:    a vhost_task, i.e. a thread of the owner process that
+ *                 inherits its cgroups, namespaces and RLIMIT_NPROC (6.4+).
+ *   kthread mode: a kthread named vhost-<owner pid> that adopts the owner's
+ *                 mm and joins all of the owner's cgroups (pre-6.4 style).
+ */
+#ifndef _VHOST_KT_WORKER_H
+#define _VHOST_KT_WORKER_H
+
+#include "../core/vhost.h"
+
+struct vhost_kt_worker_ops {
+	/* Create and start the thread for @worker; 0 or -errno. */
+	int (*create)(struct vhost_kt_worker *worker, struct vhost_kt_dev *dev,
+		      const char *name);
+	/* Make the thread run its work list. */
+	void (*wakeup)(struct vhost_kt_worker *worker);
+	/* Stop the thread and wait for it; the work list must be empty. */
+	void (*stop)(struct vhost_kt_worker *worker);
+};
+
+extern const struct vhost_kt_worker_ops vhost_kt_task_ops;
+extern const struct vhost_kt_worker_ops vhost_kt_kthread_ops;
+
+/*
+ * Runs every queued work item once; returns true if there was any.
+ * Shared by both backends' thread loops.
+ */
+bool vhost_kt_worker_run_work(struct vhost_kt_worker *worker);
+
+/* Called by the task backend when the owner got SIGKILL. */
+void vhost_kt_worker_killed(struct vhost_kt_worker *worker);
+
+const struct vhost_kt_worker_ops *vhost_kt_worker_ops_for(enum vhost_kt_mode);
+
+/* Worker lifecycle, used by the core (src/core/dev.c). */
+struct vhost_kt_worker *vhost_kt_worker_create(struct vhost_kt_dev *dev);
+void vhost_kt_worker_destroy(struct vhost_kt_dev *dev,
+			     struct vhost_kt_worker *worker);
+void vhost_kt_worker_queue(struct vhost_kt_worker *worker,
+			   struct vhost_kt_work *work);
+void vhost_kt_worker_flush(struct vhost_kt_worker *worker);
+
+/*
+ * At VHOST_SET_OWNER: create the default worker and attach it to every vq
+ * (if dev->use_worker).  At RESET_OWNER/cleanup: detach and free them all.
+ */
+int vhost_kt_dev_workers_start(struct vhost_kt_dev *dev);
+void vhost_kt_dev_workers_free(struct vhost_kt_dev *dev);
+
+/*
+ * VHOST_SET/GET_FORK_FROM_OWNER and the older numbers.  Called by the core's
+ * device ioctl before the owner check; -ENOIOCTLCMD for anything else.
+ */
+long vhost_kt_mode_ioctl(struct vhost_kt_dev *dev, unsigned int ioctl,
+			 void __user *argp);
+
+#endif /* _VHOST_KT_WORKER_H */
