@@ -71,4 +71,23 @@ vhost_kt_compat_task_create(bool (*fn)(void *), void (*sigkill)(void *),
 #define vhost_kt_eventfd_signal(ctx) eventfd_signal(ctx)
 #endif
 
+/*
+ * cgroup_attach_task_all() puts a kthread-mode worker into its owner's
+ * cgroups.  It has been exported for vhost since 2.6.36 and is still there
+ * in 6.17; should a kernel drop it, kthread mode must fail rather than run
+ * workers outside the owner's limits.  (A macro, so that only users need
+ * <linux/cgroup.h>.)
+ */
+#ifndef COMPAT_NO_CGROUP_ATTACH_TASK_ALL
+#define vhost_kt_cgroup_attach_task_all(from, to) \
+	cgroup_attach_task_all((from), (to))
+#else
+struct task_struct;
+static inline int vhost_kt_cgroup_attach_task_all(struct task_struct *from,
+						  struct task_struct *to)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
 #endif /* _VHOST_KT_COMPAT_H */

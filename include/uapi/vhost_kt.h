@@ -27,6 +27,30 @@
 #endif
 
 /*
+ * Worker ioctls (Linux 6.5+); older <linux/vhost.h> lacks them.  Same
+ * layouts and numbers as upstream: 0x8004af08, 0x4004af09, 0x4008af15,
+ * 0xc008af16.
+ */
+#ifndef VHOST_NEW_WORKER
+struct vhost_worker_state {
+	/* NEW_WORKER: the id of the new worker; FREE_WORKER: the one to free. */
+	unsigned int worker_id;
+};
+
+struct vhost_vring_worker {
+	unsigned int index;		/* vring index */
+	unsigned int worker_id;
+};
+
+#define VHOST_NEW_WORKER _IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
+#define VHOST_FREE_WORKER _IOW(VHOST_VIRTIO, 0x9, struct vhost_worker_state)
+#define VHOST_ATTACH_VRING_WORKER _IOW(VHOST_VIRTIO, 0x15,		\
+				       struct vhost_vring_worker)
+#define VHOST_GET_VRING_WORKER _IOWR(VHOST_VIRTIO, 0x16,		\
+				     struct vhost_vring_worker)
+#endif
+
+/*
  * The numbers of the first merged version (and of the v3 series'
  * VHOST_SET_INHERIT_FROM_OWNER), kept because some 6.12.y/6.16.y stable
  * kernels shipped them.  0x83 as _IOW(__u8) does not collide with
@@ -34,5 +58,19 @@
  */
 #define VHOST_KT_SET_FORK_FROM_OWNER_OLD _IOW(VHOST_VIRTIO, 0x83, __u8)
 #define VHOST_KT_GET_FORK_FROM_OWNER_OLD _IOR(VHOST_VIRTIO, 0x84, __u8)
+
+/*
+ * Feature bits beyond 64 (Linux 6.17+): a __u64 count followed by count
+ * words of features.  Defined by size rather than by struct
+ * vhost_features_array so that this header also builds where
+ * <linux/vhost_types.h> has that struct.
+ */
+#ifdef VHOST_GET_FEATURES_ARRAY
+#define VHOST_KT_GET_FEATURES_ARRAY VHOST_GET_FEATURES_ARRAY
+#define VHOST_KT_SET_FEATURES_ARRAY VHOST_SET_FEATURES_ARRAY
+#else
+#define VHOST_KT_GET_FEATURES_ARRAY _IOR(VHOST_VIRTIO, 0x83, __u64)
+#define VHOST_KT_SET_FEATURES_ARRAY _IOW(VHOST_VIRTIO, 0x83, __u64)
+#endif
 
 #endif /* _UAPI_VHOST_KT_H */
