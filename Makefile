@@ -9,12 +9,17 @@
 #   make demo                 the end-to-end demo in a guest
 #   make style                checkpatch over the sources
 #   make sparse               build with sparse (C=2)
+#   make install              modules_install into updates/, depmod, udev rule
+#   make dkms-install         copy the sources to /usr/src, dkms add/build/install
+#   make dkms-remove          undo dkms-install
+#   make deb | rpm            vhost-kt-dkms packages in out/ (docs/install.md)
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 PWD := $(shell pwd)
 
 .PHONY: all module module-debug clean install dkms-install check demo style sparse shell
+.PHONY: dkms-remove deb rpm
 
 all: module
 
@@ -39,3 +44,60 @@ demo:
 
 shell:
 	tests/vm/run-guest --shell $(if $(K),$(K),6.12)
+
+# --- Installing ---------------------------------------------------------------
+# The version is the VERSION file's; packaging/build.sh fills it into
+# dkms.conf, the Debian changelog and the RPM spec.
+VERSION := $(shell cat VERSION)
+# The release being installed for, from the tree built against (Debian's
+# header packages carry the upstream version in include/config/kernel.release,
+# which would send modules_install to the wrong /lib/modules directory).
+INSTALL_KERNELRELEASE = $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(KERNELRELEASE))
+# Staged installs: make install INSTALL_MOD_PATH=/some/root
+INSTALL_MOD_PATH ?=
+UDEVRULESDIR ?= /etc/udev/rules.d
+DKMS_SRC := /usr/src/vhost-kt-$(VERSION)
+# Marks a DKMS_SRC made by dkms-install, which dkms-install/-remove may
+# replace; a package's copy is left to the package manager.
+DKMS_MARK := $(DKMS_SRC)/.installed-from-checkout
+OUT ?= $(PWD)/out
+
+# kbuild only runs depmod when the tree has a System.map, which header
+# packages do not ship, so depmod is run here.
+install: module
+	$(MAKE) -C $(KDIR) M=$(PWD) KERNELRELEASE=$(INSTALL_KERNELRELEASE) \
+		INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) INSTALL_MOD_DIR=updates modules_install
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(INSTALL_KERNELRELEASE)
+	install -D -m 0644 packaging/udev/60-vhost-kt.rules \
+		$(INSTALL_MOD_PATH)$(UDEVRULESDIR)/60-vhost-kt.rules
+
+dkms-install: dkms-remove
+	@if [ -e $(DKMS_SRC) ]; then \
+		echo "$(DKMS_SRC) belongs to a package; remove that first" >&2; exit 1; fi
+	packaging/build.sh dkms-tree $(DKMS_SRC)
+	touch $(DKMS_MARK)
+	dkms add -m vhost-kt -v $(VERSION)
+	dkms build -m vhost-kt -v $(VERSION) -k $(INSTALL_KERNELRELEASE) --kernelsourcedir=$(KDIR)
+	dkms install -m vhost-kt -v $(VERSION) -k $(INSTALL_KERNELRELEASE)
+	install -D -m 0644 packaging/udev/60-vhost-kt.rules $(UDEVRULESDIR)/60-vhost-kt.rules
+
+# Only what dkms-install made: a packaged vhost-kt is left alone.
+dkms-remove:
+	@if [ -e $(DKMS_MARK) ]; then \
+		if [ -n "$$(dkms status -m vhost-kt -v $(VERSION))" ]; then \
+			echo "dkms remove -m vhost-kt -v $(VERSION) --all"; \
+			dkms remove -m vhost-kt -v $(VERSION) --all || exit 1; \
+		fi; \
+		echo "rm -rf $(DKMS_SRC)"; rm -rf $(DKMS_SRC); \
+		if cmp -s packaging/udev/60-vhost-kt.rules $(UDEVRULESDIR)/60-vhost-kt.rules; then \
+			echo "rm -f $(UDEVRULESDIR)/60-vhost-kt.rules"; \
+			rm -f $(UDEVRULESDIR)/60-vhost-kt.rules; \
+		fi; \
+	fi
+
+deb:
+	packaging/build.sh deb $(OUT)
+
+rpm:
+	packaging/build.sh rpm $(OUT)

@@ -10,6 +10,13 @@ struct vhost_kt_dev;
 
 void vhost_kt_admin_init(void);
 void vhost_kt_admin_exit(void);
+/*
+ * add: once per device, from vhost_kt_dev_init().  del: before the device's
+ * memory is freed (release); idempotent, so calling it from a cleanup path
+ * that RESET_OWNER also takes is harmless, but the device then drops out of
+ * the listing until it is closed.  The listing takes no device lock, so
+ * both may be called with dev->mutex held.
+ */
 void vhost_kt_admin_add(struct vhost_kt_dev *dev);
 void vhost_kt_admin_del(struct vhost_kt_dev *dev);
 

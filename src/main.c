@@ -19,7 +19,8 @@
  * Kernels without vhost_task only have kthread mode, so there the default
  * is N and asking for Y fails the load.
  */
-static bool inherit_owner_default = IS_ENABLED(COMPAT_HAVE_VHOST_TASK);
+static bool inherit_owner_default;
+static bool default_mode_set;
 
 static int mode_param_set(const char *val, const struct kernel_param *kp)
 {
@@ -34,6 +35,7 @@ static int mode_param_set(const char *val, const struct kernel_param *kp)
 		return -EINVAL;
 	}
 	inherit_owner_default = task;
+	default_mode_set = true;
 	return 0;
 }
 
@@ -79,7 +81,7 @@ bool vhost_kt_mode_supported(enum vhost_kt_mode mode)
 	case VHOST_KT_MODE_KTHREAD:
 		return true;
 	case VHOST_KT_MODE_TASK:
-		return IS_ENABLED(COMPAT_HAVE_VHOST_TASK);
+		return vhost_kt_compat_have_vhost_task();
 	}
 	return false;
 }
@@ -87,6 +89,10 @@ bool vhost_kt_mode_supported(enum vhost_kt_mode mode)
 static int __init vhost_kt_init(void)
 {
 	int ret;
+
+	/* The default follows the kernel unless a parameter chose one. */
+	if (!default_mode_set)
+		inherit_owner_default = vhost_kt_compat_have_vhost_task();
 
 	if (!vhost_kt_max_mem_regions) {
 		pr_err("max_mem_regions must be at least 1\n");

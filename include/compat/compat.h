@@ -63,6 +63,15 @@ vhost_kt_compat_task_create(bool (*fn)(void *), void (*sigkill)(void *),
 #define COMPAT_VHOST_TASK_API "absent"
 #endif
 
+static inline bool vhost_kt_compat_have_vhost_task(void)
+{
+#ifdef COMPAT_HAVE_VHOST_TASK
+	return true;
+#else
+	return false;
+#endif
+}
+
 /* eventfd_signal() lost its count argument in 6.8. */
 #include <linux/eventfd.h>
 #ifdef COMPAT_EVENTFD_SIGNAL_HAS_COUNT

@@ -60,6 +60,14 @@ struct vhost_vring_worker {
 #define VHOST_KT_GET_FORK_FROM_OWNER_OLD _IOR(VHOST_VIRTIO, 0x84, __u8)
 
 /*
+ * The final numbers under our own names: a <linux/vhost.h> from one of those
+ * stable kernels defines VHOST_SET/GET_FORK_FROM_OWNER with the old numbers,
+ * so code that must tell the two apart uses these.
+ */
+#define VHOST_KT_SET_FORK_FROM_OWNER _IOW(VHOST_VIRTIO, 0x84, __u8)
+#define VHOST_KT_GET_FORK_FROM_OWNER _IOR(VHOST_VIRTIO, 0x85, __u8)
+
+/*
  * Feature bits beyond 64 (Linux 6.17+): a __u64 count followed by count
  * words of features.  Defined by size rather than by struct
  * vhost_features_array so that this header also builds where

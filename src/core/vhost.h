@@ -64,6 +64,8 @@ struct vhost_kt_worker {
 	bool killed;
 	/* Thread id for admins (debugfs); 0 until the thread exists. */
 	pid_t tid;
+	/* The admin listing reads workers under RCU: freed with kfree_rcu(). */
+	struct rcu_head rcu;
 };
 
 /* Poll a file (kick eventfd, backend socket) and queue work on wakeup. */
@@ -205,7 +207,13 @@ struct vhost_kt_msg_node {
 };
 
 struct vhost_kt_dev {
+	/*
+	 * The owner's mm, NULL before VHOST_SET_OWNER.  Kthread mode holds a
+	 * users reference (mmget, the worker runs kthread_use_mm), task mode
+	 * only mmgrab: mm_users_ref says which one to drop.
+	 */
 	struct mm_struct *mm;
+	bool mm_users_ref;
 	struct mutex mutex;
 	struct vhost_kt_virtqueue **vqs;
 	int nvqs;
@@ -235,7 +243,23 @@ struct vhost_kt_dev {
 			   struct vhost_iotlb_msg *msg);
 };
 
-/* Device lifecycle, called by backends. */
+/*
+ * Device lifecycle, called by backends (see src/core/dev.c for details).
+ *
+ * Locking: dev->mutex serialises configuration; it is taken by the backend
+ * around vhost_kt_dev_ioctl()/vhost_kt_vring_ioctl(), set_owner, reset_owner
+ * and cleanup.  vq->mutex guards a queue's ring state and is held by the
+ * worker while it runs the queue's handler.  Order: dev->mutex, then vq
+ * mutexes in index order.  The memory table and IOTLB are only replaced or
+ * changed with every vq mutex held, so ring accessors need only vq->mutex.
+ *
+ * Typical backend flow: dev_init at open; SET_OWNER via vhost_kt_dev_ioctl
+ * (takes the owner mm, starts the default worker); the VMM configures the
+ * rings; the backend, on attaching its socket, checks
+ * vhost_kt_vq_access_ok() and calls vhost_kt_vq_init_access() with
+ * private_data set; at close: vhost_kt_dev_stop(), backend teardown,
+ * vhost_kt_dev_cleanup().
+ */
 void vhost_kt_dev_init(struct vhost_kt_dev *dev,
 		       struct vhost_kt_virtqueue **vqs, int nvqs,
 		       int iov_limit, int weight, int byte_weight,
@@ -251,6 +275,14 @@ void vhost_kt_dev_reset_owner(struct vhost_kt_dev *dev,
 			      struct vhost_kt_iotlb *umem);
 void vhost_kt_dev_cleanup(struct vhost_kt_dev *dev);
 void vhost_kt_dev_stop(struct vhost_kt_dev *dev);
+/*
+ * Added for vhost-net (H3), as upstream vhost_init_device_iotlb() and
+ * vhost_clear_msg(): set up dev->iotlb when VIRTIO_F_ACCESS_PLATFORM is
+ * negotiated (0 or -ENOMEM), and drop pending IOTLB messages when a backend
+ * is detached.  Both called with dev->mutex held.
+ */
+int vhost_kt_init_device_iotlb(struct vhost_kt_dev *dev);
+void vhost_kt_clear_msg(struct vhost_kt_dev *dev);
 
 /*
  * ioctl layers: the backend handles its own commands, then calls
@@ -264,8 +296,50 @@ long vhost_kt_vring_ioctl(struct vhost_kt_dev *dev, unsigned int ioctl,
 long vhost_kt_worker_ioctl(struct vhost_kt_dev *dev, unsigned int ioctl,
 			   void __user *argp);
 
-/* Ring access, called from the worker with vq->mutex held. */
-int vhost_kt_vq_access_ok(struct vhost_kt_virtqueue *vq);
+/* VHOST_SET_BACKEND_FEATURES: stores @features in every vq (takes locks). */
+void vhost_kt_set_backend_features(struct vhost_kt_dev *dev, u64 features);
+
+/*
+ * VHOST_GET_FEATURES_ARRAY / VHOST_SET_FEATURES_ARRAY argument handling
+ * ({ __u64 count; __u64 features[count]; }).  GET writes @features as word
+ * 0 and zeroes the rest.  SET reads the words into *@features: -EOPNOTSUPP
+ * if a bit outside @supported or any bit above 63 is set; the backend then
+ * applies *@features exactly as for VHOST_SET_FEATURES.
+ */
+long vhost_kt_get_features_array(void __user *argp, u64 features);
+long vhost_kt_set_features_array(void __user *argp, u64 supported,
+				 u64 *features);
+
+/*
+ * VIRTIO_F_ACCESS_PLATFORM acked: switch to IOVA translation through IOTLB
+ * messages (call from the backend's set_features, dev->mutex held).
+ */
+int vhost_kt_init_device_iotlb(struct vhost_kt_dev *dev);
+/* Default IOTLB message handler; a custom msg_handler may delegate to it. */
+int vhost_kt_process_iotlb_msg(struct vhost_kt_dev *dev, u32 asid,
+			       struct vhost_iotlb_msg *msg);
+
+/*
+ * Ring access, called from the worker with vq->mutex held.
+ *
+ * vhost_kt_vq_meta_prefetch(): call first in every kick handler; returns 0
+ * if the device IOTLB does not map the rings yet (misses were queued, the
+ * queue is kicked again when userspace answers): just return then.
+ * vhost_kt_get_vq_desc(): returns the head (>= 0), vq->num when the ring is
+ * empty, or -errno (-EAGAIN: IOTLB miss, retried after the UPDATE; other
+ * errors: malformed ring, the error eventfd was signalled).
+ * vhost_kt_add_used*(): @len is the number of bytes written to the guest.
+ * vhost_kt_vq_access_ok()/vhost_kt_log_access_ok() return true when OK.
+ */
+int vhost_kt_vq_meta_prefetch(struct vhost_kt_virtqueue *vq);
+bool vhost_kt_vq_access_ok(struct vhost_kt_virtqueue *vq);
+/*
+ * Added for vhost-net (H3), as upstream: translate and cache the ring
+ * metadata through the IOTLB before a handler runs; 0 means a miss was
+ * reported to userspace and the handler must return and wait for a kick.
+ * Returns 1 without an IOTLB.
+ */
+int vhost_kt_vq_meta_prefetch(struct vhost_kt_virtqueue *vq);
 int vhost_kt_get_vq_desc(struct vhost_kt_virtqueue *vq,
 			 struct iovec iov[], unsigned int iov_size,
 			 unsigned int *out_num, unsigned int *in_num,
@@ -297,7 +371,7 @@ bool vhost_kt_exceeds_weight(struct vhost_kt_virtqueue *vq, int pkts,
 int vhost_kt_log_write(struct vhost_kt_virtqueue *vq,
 		       struct vhost_kt_log *log, unsigned int log_num, u64 len,
 		       struct iovec *iov, int count);
-int vhost_kt_log_access_ok(struct vhost_kt_dev *dev);
+bool vhost_kt_log_access_ok(struct vhost_kt_dev *dev);
 
 /* IOTLB message path (read/write/poll on the device fd). */
 ssize_t vhost_kt_chr_write_iter(struct vhost_kt_dev *dev,
@@ -322,9 +396,9 @@ enum {
 			    (1ULL << VIRTIO_F_VERSION_1)
 };
 
+/* What upstream vhost-net offers for VHOST_GET_BACKEND_FEATURES. */
 enum {
-	VHOST_KT_BACKEND_FEATURES = (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
-				    (1ULL << VHOST_BACKEND_F_IOTLB_BATCH),
+	VHOST_KT_BACKEND_FEATURES = (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2),
 };
 
 static inline bool vhost_kt_has_feature(struct vhost_kt_virtqueue *vq, int bit)

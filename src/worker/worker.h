@@ -42,7 +42,12 @@ void vhost_kt_worker_killed(struct vhost_kt_worker *worker);
 
 const struct vhost_kt_worker_ops *vhost_kt_worker_ops_for(enum vhost_kt_mode);
 
-/* Worker lifecycle, used by the core (src/core/dev.c). */
+/*
+ * Worker lifecycle, used by the core (src/core/dev.c).  create() returns an
+ * ERR_PTR on failure (never NULL) and must run in the owner's context with
+ * dev->mutex held; destroy() stops the thread and frees the worker after an
+ * RCU grace period (the debugfs listing reads workers under RCU).
+ */
 struct vhost_kt_worker *vhost_kt_worker_create(struct vhost_kt_dev *dev);
 void vhost_kt_worker_destroy(struct vhost_kt_dev *dev,
 			     struct vhost_kt_worker *worker);
@@ -53,13 +58,20 @@ void vhost_kt_worker_flush(struct vhost_kt_worker *worker);
 /*
  * At VHOST_SET_OWNER: create the default worker and attach it to every vq
  * (if dev->use_worker).  At RESET_OWNER/cleanup: detach and free them all.
+ * workers_start() runs in the owner's context with dev->mutex held, after
+ * dev->mode is final and dev->mm is set (kthread mode borrows it); returns
+ * 0 or -errno with nothing left behind.  workers_free() must come after
+ * polling stopped and before dev->mm is released; it may sleep (RCU grace
+ * period, thread exit).
  */
 int vhost_kt_dev_workers_start(struct vhost_kt_dev *dev);
 void vhost_kt_dev_workers_free(struct vhost_kt_dev *dev);
 
 /*
  * VHOST_SET/GET_FORK_FROM_OWNER and the older numbers.  Called by the core's
- * device ioctl before the owner check; -ENOIOCTLCMD for anything else.
+ * device ioctl before the owner check, with dev->mutex held (the backend's
+ * ioctl takes it around vhost_kt_dev_ioctl()); -ENOIOCTLCMD for anything
+ * else.  Errors are listed in src/worker/mode.c.
  */
 long vhost_kt_mode_ioctl(struct vhost_kt_dev *dev, unsigned int ioctl,
 			 void __user *argp);
