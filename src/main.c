@@ -74,6 +74,8 @@ enum vhost_kt_mode vhost_kt_default_mode(void)
 {
 	return inherit_owner_default ? VHOST_KT_MODE_TASK : VHOST_KT_MODE_KTHREAD;
 }
+/* For backends outside this module (the test backend in tests/kmod). */
+EXPORT_SYMBOL_GPL(vhost_kt_default_mode);
 
 bool vhost_kt_mode_supported(enum vhost_kt_mode mode)
 {
@@ -85,6 +87,7 @@ bool vhost_kt_mode_supported(enum vhost_kt_mode mode)
 	}
 	return false;
 }
+EXPORT_SYMBOL_GPL(vhost_kt_mode_supported);
 
 static int __init vhost_kt_init(void)
 {

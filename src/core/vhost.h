@@ -56,7 +56,7 @@ struct vhost_kt_worker {
 	/* Serialises flushes and vring attach/detach against the worker. */
 	struct mutex mutex;
 	struct llist_head work_list;
-	u64 kcov_handle;
+	vhost_kt_kcov_handle_t kcov_handle;
 	u32 id;
 	/* Number of virtqueues using this worker; guarded by dev->mutex. */
 	int attachment_cnt;
@@ -310,11 +310,6 @@ long vhost_kt_get_features_array(void __user *argp, u64 features);
 long vhost_kt_set_features_array(void __user *argp, u64 supported,
 				 u64 *features);
 
-/*
- * VIRTIO_F_ACCESS_PLATFORM acked: switch to IOVA translation through IOTLB
- * messages (call from the backend's set_features, dev->mutex held).
- */
-int vhost_kt_init_device_iotlb(struct vhost_kt_dev *dev);
 /* Default IOTLB message handler; a custom msg_handler may delegate to it. */
 int vhost_kt_process_iotlb_msg(struct vhost_kt_dev *dev, u32 asid,
 			       struct vhost_iotlb_msg *msg);
