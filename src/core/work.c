@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-kt work items, flushes and file polling.
+ *
+ * A virtqueue reaches its worker through vq->worker, an RCU pointer: queueing
+ * happens from wait-queue callbacks (eventfd and socket wakeups, i.e. atomic
+ * context) and must never take a lock that ATTACH_VRING_WORKER or the
+ * SIGKILL handler holds while they swap the pointer.  Whoever clears or
+ * changes vq->worker waits for a grace period before it assumes nobody still
+ * queues on the old worker.
+ */
+#include <linux/completion.h>
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+
+#include "vhost.h"
+#include "../worker/worker.h"
+
+struct vhost_kt_flush {
+	struct vhost_kt_work work;
+	struct completion done;
+};
+
+static void vhost_kt_flush_fn(struct vhost_kt_work *work)
+{
+	struct vhost_kt_flush *flush;
+
+	flush = container_of(work, struct vhost_kt_flush, work);
+	complete(&flush->done);
+}
+
+void vhost_kt_work_init(struct vhost_kt_work *work, vhost_kt_work_fn_t fn)
+{
+	clear_bit(VHOST_KT_WORK_QUEUED, &work->flags);
+	work->fn = fn;
+}
+EXPORT_SYMBOL_GPL(vhost_kt_work_init);
+
+/*
+ * Returns false when the vq has no worker (no owner yet, after RESET_OWNER,
+ * or after the owner was killed): the caller's work will not run, and a
+ * caller that waits for it must not.
+ */
+bool vhost_kt_vq_work_queue(struct vhost_kt_virtqueue *vq,
+			    struct vhost_kt_work *work)
+{
+	struct vhost_kt_worker *worker;
+	bool queued = false;
+
+	rcu_read_lock();
+	worker = rcu_dereference(vq->worker);
+	if (worker && !READ_ONCE(worker->killed)) {
+		vhost_kt_worker_queue(worker, work);
+		queued = true;
+	}
+	rcu_read_unlock();
+
+	return queued;
+}
+EXPORT_SYMBOL_GPL(vhost_kt_vq_work_queue);
+
+/*
+ * Waits until everything queued on the vq's worker before this call has run.
+ * Must not be called with locks the queued work takes (vq->mutex).
+ */
+void vhost_kt_vq_flush(struct vhost_kt_virtqueue *vq)
+{
+	struct vhost_kt_flush flush;
+
+	init_completion(&flush.done);
+	vhost_kt_work_init(&flush.work, vhost_kt_flush_fn);
+
+	if (vhost_kt_vq_work_queue(vq, &flush.work))
+		wait_for_completion(&flush.done);
+}
+EXPORT_SYMBOL_GPL(vhost_kt_vq_flush);
+
+/*
+ * Flushes every worker of the device.  The worker xarray is walked without
+ * RCU protection of the workers themselves, so the caller holds dev->mutex,
+ * which keeps NEW/FREE_WORKER and RESET_OWNER away.
+ */
+void vhost_kt_dev_flush(struct vhost_kt_dev *dev)
+{
+	struct vhost_kt_worker *worker;
+	unsigned long i;
+
+	xa_for_each(&dev->worker_xa, i, worker)
+		vhost_kt_worker_flush(worker);
+}
+EXPORT_SYMBOL_GPL(vhost_kt_dev_flush);
+
+/* A lockless hint for busy-polling loops that other work is waiting. */
+bool vhost_kt_vq_has_work(struct vhost_kt_virtqueue *vq)
+{
+	struct vhost_kt_worker *worker;
+	bool has_work = false;
+
+	rcu_read_lock();
+	worker = rcu_dereference(vq->worker);
+	if (worker && !llist_empty(&worker->work_list))
+		has_work = true;
+	rcu_read_unlock();
+
+	return has_work;
+}
+EXPORT_SYMBOL_GPL(vhost_kt_vq_has_work);
+
+static void vhost_kt_poll_func(struct file *file, wait_queue_head_t *wqh,
+			       poll_table *pt)
+{
+	struct vhost_kt_poll *poll = container_of(pt, struct vhost_kt_poll,
+						  table);
+
+	poll->wqh = wqh;
+	add_wait_queue(wqh, &poll->wait);
+}
+
+/* Runs under the polled file's wait-queue lock: queue, never sleep. */
+static int vhost_kt_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+				int sync, void *key)
+{
+	struct vhost_kt_poll *poll = container_of(wait, struct vhost_kt_poll,
+						  wait);
+	struct vhost_kt_work *work = &poll->work;
+
+	if (!(key_to_poll(key) & poll->mask))
+		return 0;
+
+	if (!poll->dev->use_worker)
+		work->fn(work);
+	else
+		vhost_kt_poll_queue(poll);
+
+	return 0;
+}
+
+void vhost_kt_poll_init(struct vhost_kt_poll *poll, vhost_kt_work_fn_t fn,
+			__poll_t mask, struct vhost_kt_dev *dev,
+			struct vhost_kt_virtqueue *vq)
+{
+	init_waitqueue_func_entry(&poll->wait, vhost_kt_poll_wakeup);
+	init_poll_funcptr(&poll->table, vhost_kt_poll_func);
+	poll->mask = mask;
+	poll->dev = dev;
+	poll->vq = vq;
+	poll->wqh = NULL;
+
+	vhost_kt_work_init(&poll->work, fn);
+}
+EXPORT_SYMBOL_GPL(vhost_kt_poll_init);
+
+/*
+ * Starts polling @file.  The caller keeps a reference to the file until after
+ * vhost_kt_poll_stop().  Events already pending are acted on at once, as a
+ * kick sent before SET_VRING_KICK must not be lost.  A file that reports
+ * EPOLLERR (e.g. a socket in error state) is refused with -EINVAL.
+ */
+int vhost_kt_poll_start(struct vhost_kt_poll *poll, struct file *file)
+{
+	__poll_t mask;
+
+	if (poll->wqh)
+		return 0;
+
+	mask = vfs_poll(file, &poll->table);
+	if (mask)
+		vhost_kt_poll_wakeup(&poll->wait, 0, 0, poll_to_key(mask));
+	if (mask & EPOLLERR) {
+		vhost_kt_poll_stop(poll);
+		return -EINVAL;
+	}
+
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vhost_kt_poll_start);
+
+/*
+ * After this returns the file may be released; work it queued may still be
+ * pending, so callers flush afterwards.
+ */
+void vhost_kt_poll_stop(struct vhost_kt_poll *poll)
+{
+	if (poll->wqh) {
+		remove_wait_queue(poll->wqh, &poll->wait);
+		poll->wqh = NULL;
+	}
+}
+EXPORT_SYMBOL_GPL(vhost_kt_poll_stop);
+
+void vhost_kt_poll_queue(struct vhost_kt_poll *poll)
+{
+	vhost_kt_vq_work_queue(poll->vq, &poll->work);
+}
+EXPORT_SYMBOL_GPL(vhost_kt_poll_queue);
