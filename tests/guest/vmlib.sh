@@ -1,0 +1,344 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Second-level (L2) guests for the vm-* tests (sourced after lib.sh).
+#
+# An L2 guest is a QEMU/KVM VM started inside the test guest (L1, which
+# provides KVM through nested virtualization) with one virtio-net device whose
+# datapath is the vhost device under test, passed to QEMU as an open fd the
+# way libvirt does.  Its tap sits in L1; all traffic stays between L1 and L2.
+# The L2 runs the same kernel as L1 with a small initramfs built by
+# tests/vm/l2-initrd (busybox, iperf3, virtio_net) and tests/vm/l2-init as its
+# /init, which answers commands on the serial console.  Each L2 has its own
+# cgroup v2 group, so worker placement can be checked against it.
+
+VKT_L2_DIR=$VKT_TMP/l2
+VKT_L2_KERNEL=${VKT_L2_KERNEL:-$VKT_CACHE/kernels/$VKT_SERIES/vmlinuz}
+VKT_L2_INITRD=
+VKT_L2_QEMU_EXTRA=${VKT_L2_QEMU_EXTRA:-}
+VKT_L2_APPEND=${VKT_L2_APPEND:-}
+VKT_L2_BOOT_TIMEOUT=${VKT_L2_BOOT_TIMEOUT:-120}
+declare -gA VKT_VM_PID=() VKT_VM_SEQ=() VKT_VM_IP=() VKT_VM_L1IP=() VKT_VM_NQ=() VKT_VM_T0=()
+VKT_L2_WHY=
+
+# Everything L2 guests need in L1: KVM, tun, the initramfs.  On failure
+# VKT_L2_WHY says why, for a skip line.
+vkt_l2_setup() {
+	local sum t0
+	mkdir -p "$VKT_L2_DIR"
+	if [ ! -c /dev/kvm ]; then
+		vkt_modprobe kvm_amd nested=1 2>/dev/null || vkt_modprobe kvm_intel nested=1 2>/dev/null
+	fi
+	[ -c /dev/kvm ] || { VKT_L2_WHY="no /dev/kvm in the test guest"; return 1; }
+	vkt_modprobe tun || { VKT_L2_WHY="tun does not load"; return 1; }
+	vkt_l2_keeper
+	command -v iperf3 >/dev/null || { VKT_L2_WHY="iperf3 is not installed on the host"; return 1; }
+	[ -e "$VKT_L2_KERNEL" ] || { VKT_L2_WHY="no kernel image $VKT_L2_KERNEL"; return 1; }
+	# Normally built and cached on the host by tests/vm/run-guest; building it
+	# here works too, slowly.
+	sum=$(cat "$VKT_REPO/tests/vm/l2-initrd" "$VKT_REPO/tests/vm/l2-init" | md5sum | cut -c1-12)
+	VKT_L2_INITRD=$VKT_CACHE/kernels/$VKT_SERIES/l2-initrd-$sum.cpio
+	if [ ! -f "$VKT_L2_INITRD" ]; then
+		t0=$(date +%s)
+		VKT_L2_INITRD=$(bash "$VKT_REPO/tests/vm/l2-initrd" "$VKT_SERIES" "$VKT_L2_DIR") ||
+			{ VKT_L2_WHY="building the L2 initramfs failed"; return 1; }
+		vkt_diag "L2 initramfs built in the guest in $(($(date +%s) - t0)) s"
+	fi
+	return 0
+}
+
+# vkt_vm_launch NAME DEV L1ADDR L2ADDR [QUEUES]
+# Start an L2 guest whose virtio-net is backed by vhost device node DEV (one
+# fd per queue pair), on tap vkt-NAME with L1ADDR (CIDR) in L1 and L2ADDR
+# (CIDR) in the guest, in cgroup /vkt-NAME.  Does not wait: see vkt_vm_wait.
+# Must not run in a subshell (the QEMU job belongs to the calling shell).
+vkt_vm_launch() {
+	local name=$1 dev=$2 l1addr=$3 l2addr=$4 nq=${5:-1}
+	local d=$VKT_L2_DIR/$name tap=vkt-$1 cg=/sys/fs/cgroup/vkt-$1 smp=1 mq= mac
+	rm -rf "$d"
+	mkdir -p "$d"
+	mkfifo "$d/con.in" "$d/con.out"
+	VKT_VM_IP[$name]=${l2addr%/*}
+	VKT_VM_L1IP[$name]=${l1addr%/*}
+	VKT_VM_NQ[$name]=$nq
+	VKT_VM_SEQ[$name]=0
+	if [ "$nq" -gt 1 ]; then
+		ip tuntap add dev "$tap" mode tap multi_queue || return 1
+		# virtio-net enables as many queue pairs as the guest has CPUs.
+		smp=$nq
+		mq=",mq=on,vectors=$((2 * nq + 2))"
+	else
+		ip tuntap add dev "$tap" mode tap || return 1
+	fi
+	sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1" 2>/dev/null
+	ip addr add "$l1addr" dev "$tap" && ip link set "$tap" up || return 1
+	mkdir -p "$cg"
+	mac=$(printf '52:54:00:00:%02x:%02x' $((${#VKT_VM_PID[@]} + 1)) "$nq")
+	# -cpu host without xsave: TCG's XSAVE area sizes, passed through, make
+	# the L2 kernel warn at boot.
+	python3 "$VKT_REPO/tests/vm/l2-launch" "$cg" "$tap" "$nq" "$dev" \
+		-accel kvm -cpu host,-xsave -m 256M -smp "$smp" $VKT_L2_QEMU_EXTRA \
+		-nodefaults -display none -no-reboot -name "vkt-l2-$name" \
+		-kernel "$VKT_L2_KERNEL" -initrd "$VKT_L2_INITRD" \
+		-append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init tsc=reliable vkt.ip=$l2addr $VKT_L2_APPEND" \
+		-chardev "pipe,id=c0,path=$d/con" -serial chardev:c0 \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=$mq" >"$d/qemu.log" 2>&1 &
+	VKT_VM_PID[$name]=$!
+	VKT_VM_T0[$name]=$(date +%s)
+	cat "$d/con.out" >"$d/console.log" &
+	echo $! >"$d/reader.pid"
+}
+
+# vkt_vm_wait NAME: wait for the guest's ready marker; non-zero (with the
+# console shown) if it did not come within VKT_L2_BOOT_TIMEOUT seconds.
+vkt_vm_wait() {
+	local name=$1 d=$VKT_L2_DIR/$1 pid=${VKT_VM_PID[$1]} t
+	t=$(((VKT_L2_BOOT_TIMEOUT - $(date +%s) + VKT_VM_T0[$name]) * 10))
+	while ((t-- > 0)); do
+		grep -q '^vkt-l2-ready' "$d/console.log" 2>/dev/null && return 0
+		grep -q '^vkt-l2-error' "$d/console.log" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	vkt_diag "L2 $name did not come up; qemu: $(cat "$d/qemu.log")"
+	vkt_diag "$(tr -d '\r' <"$d/console.log" | tail -30)"
+	return 1
+}
+
+# vkt_vm_start NAME DEV L1ADDR L2ADDR [QUEUES]: launch and wait.
+vkt_vm_start() {
+	vkt_vm_launch "$@" || return 1
+	vkt_vm_wait "$1"
+}
+
+vkt_vm_pid() { echo "${VKT_VM_PID[$1]}"; }
+vkt_vm_console() { tr -d '\r' <"$VKT_L2_DIR/$1/console.log"; }
+
+# vkt_vm_cmd NAME TIMEOUT CMD: run CMD (a shell command line) in the L2
+# guest, print its output, return its exit status (124 on timeout).
+vkt_vm_cmd() {
+	local name=$1 t=$(($2 * 10)) cmd=$3 d=$VKT_L2_DIR/$1 seq start rc
+	seq=$((VKT_VM_SEQ[$name] + 1))
+	VKT_VM_SEQ[$name]=$seq
+	start=$(wc -l <"$d/console.log")
+	echo "$seq $cmd" >"$d/con.in"
+	while ((t-- > 0)); do
+		rc=$(tr -d '\r' <"$d/console.log" | sed -n "s/^vkt-l2-end $seq \([0-9]*\)$/\1/p")
+		if [ -n "$rc" ]; then
+			tr -d '\r' <"$d/console.log" | tail -n +$((start + 1)) | sed "/^vkt-l2-end $seq /,\$d"
+			return "$rc"
+		fi
+		kill -0 "${VKT_VM_PID[$name]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	tr -d '\r' <"$d/console.log" | tail -n +$((start + 1))
+	return 124
+}
+
+# vkt_vm_stop NAME: stop QEMU (SIGTERM, then SIGKILL after 10 s), remove the
+# tap and the cgroup.  Returns non-zero if QEMU had to be killed.
+vkt_vm_stop() {
+	local name=$1 d=$VKT_L2_DIR/$1 pid=${VKT_VM_PID[$1]} t=100 rc=0
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null
+		while kill -0 "$pid" 2>/dev/null && ((t-- > 0)); do
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid"
+			rc=1
+		fi
+		wait "$pid" 2>/dev/null
+	fi
+	[ -f "$d/reader.pid" ] && kill "$(cat "$d/reader.pid")" 2>/dev/null
+	ip link del "vkt-$name" 2>/dev/null
+	# Workers may outlive QEMU by a moment; the group is busy until they go.
+	t=50
+	while [ -d "/sys/fs/cgroup/vkt-$name" ] && ! rmdir "/sys/fs/cgroup/vkt-$name" 2>/dev/null &&
+	      ((t-- > 0)); do
+		sleep 0.1
+	done
+	unset "VKT_VM_PID[$name]"
+	return $rc
+}
+
+vkt_vm_stop_all() {
+	local n
+	for n in "${!VKT_VM_PID[@]}"; do
+		vkt_vm_stop "$n"
+	done
+	if [ -n "${VKT_L2_KEEPER:-}" ]; then
+		kill "$VKT_L2_KEEPER" 2>/dev/null
+		wait "$VKT_L2_KEEPER" 2>/dev/null
+		VKT_L2_KEEPER=
+	fi
+}
+
+# An idle VM without CPUs held for the whole test.  Creating the first KVM VM
+# and destroying the last one flip a static key in the scheduler
+# (preempt notifiers), patching __schedule() while the other vCPU of the TCG
+# test guest may be running it; under TCG that occasionally oopses the test
+# guest on an int3.  With this VM alive the key flips once, here, while the
+# guest is quiet.
+vkt_l2_keeper() {
+	[ -z "${VKT_L2_KEEPER:-}" ] || return 0
+	qemu-system-x86_64 -machine none -accel kvm -S -nodefaults -display none \
+		-monitor none -serial none </dev/null >/dev/null 2>&1 &
+	VKT_L2_KEEPER=$!
+	sleep 2
+}
+
+# vkt_vm_workers NAME: the vhost workers serving QEMU of NAME, one line each:
+#   TID task|kthread PPID TGID CGROUP
+# found both as threads of QEMU (task mode) and as kernel threads named
+# vhost-<qemu pid> anywhere (kthread mode).
+vkt_vm_workers() {
+	local pid=${VKT_VM_PID[$1]} p tid flags kind
+	{
+		for p in /proc/"$pid"/task/*; do
+			[ "$(cat "$p/comm" 2>/dev/null)" = "vhost-$pid" ] && echo "${p##*/}"
+		done
+		for p in /proc/[0-9]*; do
+			[ "$(cat "$p/comm" 2>/dev/null)" = "vhost-$pid" ] && echo "${p##*/}"
+		done
+	} | sort -un | while read -r tid; do
+		# PF_KTHREAD in the flags field of /proc/TID/stat.
+		flags=$(sed 's/^.*) //' "/proc/$tid/stat" 2>/dev/null | awk '{ print $7 }')
+		[ -n "$flags" ] || continue
+		kind=task
+		((flags & 0x00200000)) && kind=kthread
+		echo "$tid $kind $(awk '/^PPid:/ { p = $2 } /^Tgid:/ { t = $2 } END { print p, t }' \
+			"/proc/$tid/status") $(sed -n 's/^0:://p' "/proc/$tid/cgroup")"
+	done
+}
+
+# CPU time (utime + stime, clock ticks) a thread has used.
+vkt_thread_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
+# vkt_iperf NAME ADDR OUT [iperf3 args...]: a bounded iperf3 client run from
+# L1 with JSON output in OUT; prints "BYTES_SENT BYTES_RECEIVED BITS_PER_S".
+vkt_iperf() {
+	local out=$3 addr=$2
+	shift 3
+	timeout 30 iperf3 -c "$addr" -J "$@" >"$out" 2>&1
+	python3 - "$out" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+    e = r['end']
+    print(int(e['sum_sent']['bytes']), int(e['sum_received']['bytes']),
+          int(e['sum_received']['bits_per_second']))
+except Exception as ex:  # an iperf3 error still prints JSON with 'error'
+    print(0, 0, 0, 'error:', ex, open(sys.argv[1]).read()[-300:].replace('\n', ' '))
+PY
+}
+
+# Human-readable bits per second.
+vkt_bps() {
+	awk -v b="$1" 'BEGIN { if (b >= 1e9) printf "%.2f Gbit/s", b / 1e9;
+		else printf "%.1f Mbit/s", b / 1e6 }'
+}
+
+# Sum of the CPU ticks of the workers listed in file $1 (vkt_vm_workers).
+vkt_workers_ticks() {
+	local tid sum=0
+	while read -r tid _; do
+		sum=$((sum + $(vkt_thread_ticks "$tid")))
+	done <"$1"
+	echo "$sum"
+}
+
+# vkt_vm_check NAME LABEL MODE: the checks every L2 guest gets, as TAP lines
+# prefixed LABEL: pings both ways, iperf3 both ways, and the placement of its
+# workers (MODE kthread or task) sampled while traffic ran.
+vkt_vm_check() {
+	local name=$1 label=$2 mode=$3 nq=${VKT_VM_NQ[$1]} ip=${VKT_VM_IP[$1]} l1ip=${VKT_VM_L1IP[$1]}
+	local pid=${VKT_VM_PID[$1]} f=$VKT_L2_DIR/$1 dir bytes other bps ticks0 ticks1 qcg n ok
+	local tid kind ppid tgid cg line irq desc
+	vkt_check "$label: L1 pings L2" busybox ping -c 3 -w 20 "$ip"
+	vkt_check "$label: L2 pings L1" vkt_vm_cmd "$name" 30 "ping -c 2 -w 15 $l1ip"
+
+	# L1 -> L2 with the workers sampled in the middle, then L2 -> L1.
+	vkt_vm_workers "$name" >"$f/w0"
+	ticks0=$(vkt_workers_ticks "$f/w0")
+	vkt_iperf "$name" "$ip" "$f/tx.json" -t 3 -P "$nq" >"$f/tx" &
+	sleep 1.5
+	vkt_vm_workers "$name" >"$f/w"
+	wait $!
+	ticks1=$(vkt_workers_ticks "$f/w")
+	vkt_iperf "$name" "$ip" "$f/rx.json" -t 3 -R -P "$nq" >"$f/rx"
+	for dir in tx rx; do
+		desc="L1 -> L2"
+		[ $dir = tx ] || desc="L2 -> L1"
+		read -r bytes other bps _ <"$f/$dir"
+		if [ "${bytes:-0}" -gt 0 ] && [ "${other:-0}" -gt 0 ]; then
+			vkt_ok "$label: iperf3 $desc moved $((other / 1024)) KiB ($(vkt_bps "$bps"))"
+		else
+			vkt_fail "$label: iperf3 $desc moved data"
+			vkt_diag "$(cat "$f/$dir")"
+		fi
+	done
+
+	qcg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+	n=$(wc -l <"$f/w")
+	vkt_check_eq "$label: one vhost-$pid worker per queue pair" "$nq" "$n"
+	ok=1
+	while read -r tid kind ppid tgid cg; do
+		line="tid $tid, $kind, parent $ppid, thread group $tgid, cgroup $cg"
+		vkt_diag "$label: worker $line"
+		case $mode in
+		kthread)
+			# A kernel thread of kthreadd, its own thread group, in
+			# QEMU's cgroup, and no mm of its own in /proc.
+			[ "$kind" = kthread ] && [ "$ppid" = 2 ] && [ "$tgid" = "$tid" ] &&
+				[ "$cg" = "$qcg" ] && ! grep -q '^VmSize' "/proc/$tid/status" ||
+				{ ok=; vkt_diag "not a kthread of kthreadd in $qcg: $line"; }
+			;;
+		task)
+			[ "$kind" = task ] && [ "$tgid" = "$pid" ] && [ "$cg" = "$qcg" ] ||
+				{ ok=; vkt_diag "not a thread of QEMU $pid: $line"; }
+			;;
+		esac
+	done <"$f/w"
+	if [ "$n" -gt 0 ] && [ -n "$ok" ]; then
+		case $mode in
+		kthread) vkt_ok "$label: workers are kthreads, children of kthreadd, in QEMU's cgroup $qcg" ;;
+		task) vkt_ok "$label: workers are threads of QEMU (in /proc/$pid/task)" ;;
+		esac
+	else
+		vkt_fail "$label: workers are in $mode mode"
+	fi
+	if [ "$ticks1" -gt "$ticks0" ]; then
+		vkt_ok "$label: the workers ran during the transfer ($((ticks1 - ticks0)) ticks)"
+	else
+		vkt_fail "$label: the workers ran during the transfer"
+	fi
+	if [ "$nq" -gt 1 ]; then
+		vkt_vm_cmd "$name" 20 "ls /sys/class/net/eth0/queues; cat /proc/interrupts" >"$f/irq"
+		vkt_check_eq "$label: L2 uses $nq queue pairs" "$nq" "$(grep -c '^rx-' <(tr ' ' '\n' <"$f/irq"))"
+		irq=$(awk '/virtio.*-input\./ { s = 0
+			for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i
+			if (s > 10) n++ } END { print n + 0 }' "$f/irq")
+		vkt_check_eq "$label: packets arrived on all $nq rx queues" "$nq" "$irq"
+	fi
+	# The guest's view: errors from its virtio-net driver would mean a
+	# broken ring; warnings are shown only on a failure.
+	vkt_vm_cmd "$name" 20 "dmesg" >"$f/dmesg"
+	if grep -E 'BUG:|WARNING:|Oops|Call Trace|virtio_net.*(error|bad|corrupt|id .* is not a head)|hung' \
+		"$f/dmesg" >"$f/bad"; then
+		vkt_fail "$label: L2 kernel log is clean"
+		vkt_diag "$(sed 's/WARNING:/WARNING-/; s/BUG:/BUG-/' "$f/bad" | head -20)"
+	else
+		vkt_ok "$label: L2 kernel log is clean"
+	fi
+}
+
+# vkt_vm_finish NAME LABEL: stop the guest, check its workers went away.
+vkt_vm_finish() {
+	local pid=${VKT_VM_PID[$1]} t=50 left
+	vkt_check "$2: QEMU exits on SIGTERM" vkt_vm_stop "$1"
+	while left=$(grep -lx "vhost-$pid" /proc/[0-9]*/comm 2>/dev/null) && [ -n "$left" ] && ((t-- > 0)); do
+		sleep 0.1
+	done
+	vkt_check_eq "$2: no vhost-$pid worker is left" "" "$left"
+}
