@@ -100,11 +100,13 @@ static inline int vhost_kt_cgroup_attach_task_all(struct task_struct *from,
 #endif
 
 /* The kcov remote handle that workers carry: a u64, or a struct in 7.x. */
-#ifdef COMPAT_KCOV_HANDLE_STRUCT
 #include <linux/kcov.h>
-typedef struct kcov_common_handle_id vhost_kt_kcov_handle_t;
+struct vhost_kt_kcov_handle {
+#ifdef COMPAT_KCOV_HANDLE_STRUCT
+	struct kcov_common_handle_id id;
 #else
-typedef u64 vhost_kt_kcov_handle_t;
+	u64 id;
 #endif
+};
 
 #endif /* _VHOST_KT_COMPAT_H */

@@ -56,7 +56,7 @@ struct vhost_kt_worker {
 	/* Serialises flushes and vring attach/detach against the worker. */
 	struct mutex mutex;
 	struct llist_head work_list;
-	vhost_kt_kcov_handle_t kcov_handle;
+	struct vhost_kt_kcov_handle kcov_handle;
 	u32 id;
 	/* Number of virtqueues using this worker; guarded by dev->mutex. */
 	int attachment_cnt;

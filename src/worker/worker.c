@@ -52,7 +52,7 @@ bool vhost_kt_worker_run_work(struct vhost_kt_worker *worker)
 		 * flush item may be gone once fn returns.
 		 */
 		clear_bit(VHOST_KT_WORK_QUEUED, &work->flags);
-		kcov_remote_start_common(worker->kcov_handle);
+		kcov_remote_start_common(worker->kcov_handle.id);
 		work->fn(work);
 		kcov_remote_stop();
 		cond_resched();
@@ -176,7 +176,7 @@ struct vhost_kt_worker *vhost_kt_worker_create(struct vhost_kt_dev *dev)
 	worker->ops = vhost_kt_worker_ops_for(dev->mode);
 	mutex_init(&worker->mutex);
 	init_llist_head(&worker->work_list);
-	worker->kcov_handle = kcov_common_handle();
+	worker->kcov_handle.id = kcov_common_handle();
 	snprintf(name, sizeof(name), "vhost-%d", current->pid);
 
 	ret = worker->ops->create(worker, dev, name);
