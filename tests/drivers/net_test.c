@@ -1013,8 +1013,8 @@ static void setup_owner(void)
 			skip("kernel has no fork-owner ioctl",
 			     "VHOST_SET_FORK_FROM_OWNER(%u)", mode);
 		} else {
-			check(r == 0, "VHOST_SET_FORK_FROM_OWNER(%u) (%s)",
-			      mode, r ? strerrorname_np(errno) : "0");
+			check(r == 0, "VHOST_SET_FORK_FROM_OWNER(%u)%s%s",
+			      mode, r ? ": " : "", r ? strerrorname_np(errno) : "");
 			mode = 0xff;
 			r = ioctl(vfd, VHOST_GET_FORK_FROM_OWNER, &mode);
 			check(r == 0 && mode == opt_mode,
@@ -1284,12 +1284,16 @@ static void test_reset_owner(void)
 {
 	struct vhost_vring_file bf = { .index = RX_Q, .fd = bfd };
 
-	check(ioctl(vfd, VHOST_RESET_OWNER) == 0, "RESET_OWNER (%s)",
-	      strerrorname_np(errno));
+	int r;
+
+	r = ioctl(vfd, VHOST_RESET_OWNER);
+	check(r == 0, "RESET_OWNER%s%s", r ? ": " : "",
+	      r ? strerrorname_np(errno) : "");
 	check_errno(vfd, VHOST_NET_SET_BACKEND, &bf, EPERM,
 		    "NET_SET_BACKEND after RESET_OWNER");
-	check(ioctl(vfd, VHOST_SET_OWNER) == 0, "SET_OWNER again (%s)",
-	      strerrorname_np(errno));
+	r = ioctl(vfd, VHOST_SET_OWNER);
+	check(r == 0, "SET_OWNER again%s%s", r ? ": " : "",
+	      r ? strerrorname_np(errno) : "");
 }
 
 int main(int argc, char **argv)

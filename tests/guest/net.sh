@@ -33,6 +33,19 @@ for def in N Y; do
 	if [ -c /dev/vhost-kt-net-task ]; then
 		net_combos /dev/vhost-kt-net-task "vhost-kt-net-task (default $w)" task quick
 	fi
+	# Two devices (two workers) busy at the same time, as with two VMs
+	# or two queue pairs of one VM.
+	"$NET_TEST" --label "two devices at once (default $w), first" \
+		--frames 300 --cycles 3 --expect-worker $w /dev/vhost-kt-net \
+		>"$VKT_TMP/net-a.tap" 2>&1 &
+	pid=$!
+	vkt_run_tap "$NET_TEST" --label "two devices at once (default $w), second" \
+		--frames 300 --cycles 3 --no-mrg --expect-worker kthread \
+		/dev/vhost-kt-net-kthread
+	wait $pid
+	rc=$?
+	vkt_run_tap cat "$VKT_TMP/net-a.tap"
+	vkt_check_eq "two devices at once (default $w), first: exit status" 0 $rc
 	# The per-device ioctl, before SET_OWNER, also picks the mode.
 	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), fork-owner kthread" \
 		--ping --mode kthread --expect-worker kthread /dev/vhost-kt-net
