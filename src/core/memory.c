@@ -23,18 +23,25 @@ static struct vhost_iotlb_msg *vkt_node_msg(struct vhost_kt_msg_node *node)
 	return &node->msg.iotlb;
 }
 
+static bool vkt_same_miss(struct vhost_kt_msg_node *node,
+			  struct vhost_kt_virtqueue *vq, u64 iova, int access)
+{
+	struct vhost_iotlb_msg *m = vkt_node_msg(node);
+
+	return node->vq == vq && m->iova == iova && m->perm == access;
+}
+
 /*
  * Queue a miss for userspace (QEMU's IOMMU) to answer with an UPDATE.  A
- * guest that keeps kicking a queue whose ring is unmapped would otherwise
- * grow the list without bound, so a miss already waiting is not repeated.
+ * guest that keeps kicking a queue whose ring is unmapped must not grow the
+ * lists without bound: a miss not yet read is not queued twice, and one
+ * already read but never answered is replaced by the new one.
  */
 static void vkt_iotlb_miss(struct vhost_kt_virtqueue *vq, u64 iova, int access)
 {
 	struct vhost_kt_dev *dev = vq->dev;
-	struct vhost_kt_msg_node *node, *old;
+	struct vhost_kt_msg_node *node, *old, *tmp, *stale = NULL;
 	struct vhost_iotlb_msg *msg;
-	struct list_head *lists[] = { &dev->read_list, &dev->pending_list };
-	int i;
 
 	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
 	if (!node)
@@ -52,21 +59,24 @@ static void vkt_iotlb_miss(struct vhost_kt_virtqueue *vq, u64 iova, int access)
 	msg->perm = access;
 
 	spin_lock(&dev->iotlb_lock);
-	for (i = 0; i < ARRAY_SIZE(lists); i++) {
-		list_for_each_entry(old, lists[i], node) {
-			struct vhost_iotlb_msg *m = vkt_node_msg(old);
-
-			if (old->vq == vq && m->iova == iova &&
-			    m->perm == access) {
-				spin_unlock(&dev->iotlb_lock);
-				kfree(node);
-				return;
-			}
+	list_for_each_entry(old, &dev->read_list, node) {
+		if (vkt_same_miss(old, vq, iova, access)) {
+			spin_unlock(&dev->iotlb_lock);
+			kfree(node);
+			return;
+		}
+	}
+	list_for_each_entry_safe(old, tmp, &dev->pending_list, node) {
+		if (vkt_same_miss(old, vq, iova, access)) {
+			list_del(&old->node);
+			stale = old;
+			break;
 		}
 	}
 	list_add_tail(&node->node, &dev->read_list);
 	spin_unlock(&dev->iotlb_lock);
 
+	kfree(stale);
 	wake_up_interruptible_poll(&dev->wait, EPOLLIN | EPOLLRDNORM);
 }
 
@@ -265,6 +275,17 @@ int vhost_kt_vq_meta_prefetch(struct vhost_kt_virtqueue *vq)
 }
 EXPORT_SYMBOL_GPL(vhost_kt_vq_meta_prefetch);
 
+static bool vkt_uaddr_ok(u64 uaddr, u64 size, u8 perm)
+{
+	void __user *p = (void __user *)(uintptr_t)uaddr;
+
+	if ((u64)(uintptr_t)uaddr != uaddr || size > ULONG_MAX)
+		return false;
+	if ((perm & VHOST_ACCESS_RW) && !access_ok(p, size))
+		return false;
+	return true;
+}
+
 /* VHOST_SET_MEM_TABLE; caller holds dev->mutex and is the owner. */
 long vhost_kt_set_memory(struct vhost_kt_dev *dev,
 			 struct vhost_memory __user *m)
@@ -304,6 +325,16 @@ long vhost_kt_set_memory(struct vhost_kt_dev *dev,
 		u64 last = r->guest_phys_addr + r->memory_size - 1;
 
 		if (!r->memory_size || last < r->guest_phys_addr) {
+			ret = -EFAULT;
+			goto out_umem;
+		}
+		/*
+		 * Upstream checks the user range only for queues that run
+		 * (again when a backend is attached); checking it here too
+		 * refuses a bad table where it is made.
+		 */
+		if (!vkt_uaddr_ok(r->userspace_addr, r->memory_size,
+				  VHOST_ACCESS_RW)) {
 			ret = -EFAULT;
 			goto out_umem;
 		}
@@ -373,17 +404,6 @@ int vhost_kt_init_device_iotlb(struct vhost_kt_dev *dev)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vhost_kt_init_device_iotlb);
-
-static bool vkt_uaddr_ok(u64 uaddr, u64 size, u8 perm)
-{
-	void __user *p = (void __user *)(uintptr_t)uaddr;
-
-	if ((u64)(uintptr_t)uaddr != uaddr)
-		return false;
-	if ((perm & VHOST_ACCESS_RW) && !access_ok(p, size))
-		return false;
-	return true;
-}
 
 /**
  * vhost_kt_process_iotlb_msg - apply one IOTLB message from userspace

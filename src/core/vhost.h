@@ -58,7 +58,7 @@ struct vhost_kt_worker {
 	struct llist_head work_list;
 	struct vhost_kt_kcov_handle kcov_handle;
 	u32 id;
-	/* Number of virtqueues using this worker; guarded by dev->mutex. */
+	/* Number of virtqueues using this worker; guarded by ->mutex. */
 	int attachment_cnt;
 	/* Set once the owner was SIGKILLed: work is dropped, not queued. */
 	bool killed;
@@ -252,6 +252,8 @@ struct vhost_kt_dev {
  * worker while it runs the queue's handler.  Order: dev->mutex, then vq
  * mutexes in index order.  The memory table and IOTLB are only replaced or
  * changed with every vq mutex held, so ring accessors need only vq->mutex.
+ * (Holding them all uses lockdep subclasses, which lockdep tracks for up
+ * to 8 vqs per device.)
  *
  * Typical backend flow: dev_init at open; SET_OWNER via vhost_kt_dev_ioctl
  * (takes the owner mm, starts the default worker); the VMM configures the
