@@ -425,21 +425,6 @@ long vhost_kt_set_features_array(void __user *argp, u64 supported,
 }
 EXPORT_SYMBOL_GPL(vhost_kt_set_features_array);
 
-static bool vkt_is_worker_ioctl(unsigned int ioctl)
-{
-	switch (ioctl) {
-#ifdef VHOST_NEW_WORKER
-	case VHOST_NEW_WORKER:
-	case VHOST_FREE_WORKER:
-	case VHOST_ATTACH_VRING_WORKER:
-	case VHOST_GET_VRING_WORKER:
-		return true;
-#endif
-	default:
-		return false;
-	}
-}
-
 /**
  * vhost_kt_dev_ioctl - device-wide ioctls shared by all backends
  * @dev: the device (caller holds dev->mutex)
@@ -447,8 +432,8 @@ static bool vkt_is_worker_ioctl(unsigned int ioctl)
  * @argp: user argument
  *
  * Order: worker-mode ioctls (any opener, before SET_OWNER), SET_OWNER, then
- * the owner check for VHOST_SET_MEM_TABLE, VHOST_SET_LOG_BASE,
- * VHOST_SET_LOG_FD and the worker ioctls.  VHOST_RESET_OWNER and the
+ * the worker ioctls (which check the owner as upstream does), then the owner
+ * check for VHOST_SET_MEM_TABLE, VHOST_SET_LOG_BASE and VHOST_SET_LOG_FD.  VHOST_RESET_OWNER and the
  * feature ioctls belong to the backend.
  *
  * Return: 0, -errno, or -ENOIOCTLCMD for commands it does not handle (the
@@ -466,6 +451,11 @@ long vhost_kt_dev_ioctl(struct vhost_kt_dev *dev, unsigned int ioctl,
 	if (ioctl == VHOST_SET_OWNER)
 		return vhost_kt_dev_set_owner(dev);
 
+	/* Worker ioctls check the owner themselves: -EINVAL before one exists. */
+	r = vhost_kt_worker_ioctl(dev, ioctl, argp);
+	if (r != -ENOIOCTLCMD)
+		return r;
+
 	r = vhost_kt_dev_check_owner(dev);
 	if (r)
 		return r;
@@ -478,8 +468,6 @@ long vhost_kt_dev_ioctl(struct vhost_kt_dev *dev, unsigned int ioctl,
 	case VHOST_SET_LOG_FD:
 		return vhost_kt_set_log_fd(dev, argp);
 	default:
-		if (vkt_is_worker_ioctl(ioctl))
-			return vhost_kt_worker_ioctl(dev, ioctl, argp);
 		return -ENOIOCTLCMD;
 	}
 }
