@@ -7,6 +7,8 @@
 #   make KDIR=/path/to/kbuild-tree
 #   make check                the test suite in QEMU guests (see tests/README.md)
 #   make demo                 the end-to-end demo in a guest
+#   make fuzz                 the long random-seed fuzz run (6.12 guest, ~10 min)
+#   make bench                benchmarks vs stock vhost_net (bench/results/)
 #   make style                checkpatch over the sources
 #   make sparse               build with sparse (C=2)
 #   make install              modules_install into updates/, depmod, udev rule
@@ -19,7 +21,7 @@ KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 PWD := $(shell pwd)
 
 .PHONY: all module module-debug clean install dkms-install check demo style sparse shell
-.PHONY: dkms-remove deb rpm
+.PHONY: dkms-remove deb rpm fuzz bench
 
 all: module
 
@@ -42,6 +44,15 @@ check:
 demo:
 	tests/vm/demo
 
+# The seed is printed first; add it to tests/fuzz/regressions/ to replay.
+fuzz:
+	tests/vm/build-module $(if $(K),$(K),6.12)
+	VKT_TEST_TIMEOUT=900 tests/vm/run-guest $(if $(K),$(K),6.12) fuzz-long
+
+# Benchmarks against stock vhost_net in a 6.12 guest (not part of check).
+bench:
+	bench/run
+
 shell:
 	tests/vm/run-guest --shell $(if $(K),$(K),6.12)
 
@@ -63,10 +74,16 @@ DKMS_SRC := /usr/src/vhost-kt-$(VERSION)
 DKMS_MARK := $(DKMS_SRC)/.installed-from-checkout
 OUT ?= $(PWD)/out
 
+# Header packages carry no private key, so there kbuild's signing would only
+# print errors: sign only when the tree has the key (DKMS signs with its own).
+MODULE_SIG_KEY = $(shell sed -n 's/^CONFIG_MODULE_SIG_KEY="\(.*\)"/\1/p' $(KDIR)/.config 2>/dev/null)
+INSTALL_NOSIGN = $(if $(filter pkcs11:%,$(MODULE_SIG_KEY))$(wildcard $(MODULE_SIG_KEY) \
+	$(KDIR)/$(MODULE_SIG_KEY)),,CONFIG_MODULE_SIG_ALL=)
+
 # kbuild only runs depmod when the tree has a System.map, which header
 # packages do not ship, so depmod is run here.
 install: module
-	$(MAKE) -C $(KDIR) M=$(PWD) KERNELRELEASE=$(INSTALL_KERNELRELEASE) \
+	$(MAKE) -C $(KDIR) M=$(PWD) KERNELRELEASE=$(INSTALL_KERNELRELEASE) $(INSTALL_NOSIGN) \
 		INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) INSTALL_MOD_DIR=updates modules_install
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(INSTALL_KERNELRELEASE)
 	install -D -m 0644 packaging/udev/60-vhost-kt.rules \

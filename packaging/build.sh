@@ -135,10 +135,13 @@ do_dist() {
 	# Only the Version tag: %install fills dkms.conf's placeholder itself.
 	sed -i "s/^\(Version:[[:space:]]*\)$placeholder\$/\1$version/" "$spec"
 	grep -q "^Version:[[:space:]]*$version\$" "$spec" || die "no Version: $placeholder in $spec"
-	maint=$(sed -n 's/^Maintainer: *//p' "$top/packaging/debian/control")
-	printf '* %s %s - %s-1\n- Release %s (see the git history for changes).\n' \
-		"$(LC_ALL=C date -u -d "@$(build_date)" '+%a %b %d %Y')" \
-		"$maint" "$version" "$version" >> "$spec"
+	# A tree unpacked from such a tarball has the entry already.
+	if ! sed -n '/^%changelog/,$p' "$spec" | grep -q '^\* '; then
+		maint=$(sed -n 's/^Maintainer: *//p' "$top/packaging/debian/control")
+		printf '* %s %s - %s-1\n- Release %s (see the git history for changes).\n' \
+			"$(LC_ALL=C date -u -d "@$(build_date)" '+%a %b %d %Y')" \
+			"$maint" "$version" "$version" >> "$spec"
+	fi
 	tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner \
 		--mtime="@$(build_date)" -czf "$out/$name.tar.gz" "$name"
 	echo "$out/$name.tar.gz"

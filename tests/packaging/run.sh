@@ -139,8 +139,18 @@ fi
 
 ### The Debian package #####################################################
 
+# Everything below is built from one snapshot of the tree, the release
+# tarball (which the RPM uses as Source0): others may be editing the checkout
+# while this runs, and the checkout itself is not built in.
+srcdir=$work/vhost-kt-$version
+check "packaging/build.sh dist makes vhost-kt-$version.tar.gz" \
+	"$top/packaging/build.sh" dist "$out"
+tar -C "$work" -xzf "$out/vhost-kt-$version.tar.gz" 2>/dev/null
+check "dist: the tarball has no build products and no .git" \
+	sh -c "! tar -tzf '$out/vhost-kt-$version.tar.gz' | grep -E '/\.git/|\.(o|ko|cmd|mod|a|d)\$'"
+
 check "make deb builds vhost-kt-dkms_${version}_all.deb" \
-	make -C "$top" --no-print-directory deb OUT="$out"
+	make -C "$srcdir" --no-print-directory deb OUT="$out"
 deb=$out/vhost-kt-dkms_${version}_all.deb
 debroot=$work/deb
 mkdir -p "$debroot"
@@ -188,7 +198,7 @@ check "deb: lintian --pedantic reports no error or warning" \
 ### The RPM ################################################################
 
 check "make rpm builds vhost-kt-dkms-${version}-1.noarch.rpm" \
-	make -C "$top" --no-print-directory rpm OUT="$out"
+	make -C "$srcdir" --no-print-directory rpm OUT="$out"
 rpm=$out/vhost-kt-dkms-${version}-1.noarch.rpm
 rpmroot=$work/rpm
 mkdir -p "$rpmroot"
@@ -244,9 +254,6 @@ check "dkms.conf: kernels 6.0 and 5.10 refused" \
 
 ### make install (staged) ##################################################
 
-# From the release tarball, so the checkout (where others build) is untouched.
-srcdir=$work/vhost-kt-$version
-tar -C "$work" -xzf "$out/vhost-kt-$version.tar.gz" 2>/dev/null
 stage=$work/root
 check "make install INSTALL_MOD_PATH=... for $k61 (compiles the module)" \
 	make -C "$srcdir" --no-print-directory -j1 install KDIR="/lib/modules/$k61/build" \
