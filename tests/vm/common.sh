@@ -64,3 +64,23 @@ vkt_apt_cache() {
 vkt_kdir() { echo "$VKT_CACHE/kernels/$1"; }
 vkt_kver() { cat "$VKT_CACHE/kernels/$1/kver" 2>/dev/null; }
 vkt_needs_chroot() { [ "$1" = 7.2 ]; }
+# Series built from source by tests/vm/debug-kernel rather than downloaded.
+vkt_is_built() { [ "$1" = 6.12-debug ]; }
+
+# Path of Debian's linux-source-6.12 tarball in the cache, downloaded first
+# if needed (checkpatch and the debug kernel come from it).
+vkt_linux_source() {
+	local src=$VKT_CACHE/linux-source tmp
+	if ! ls "$src"/linux-source-6.12*.tar.xz >/dev/null 2>&1; then
+		"$VKT_TOP/tests/vm/fetch-kernels" --apt-only
+		vkt_log "fetching linux-source-6.12"
+		mkdir -p "$src"
+		tmp=$(mktemp -d)
+		(cd "$tmp" && vkt_apt download linux-source-6.12 >/dev/null)
+		dpkg-deb --fsys-tarfile "$tmp"/linux-source-6.12_*.deb |
+			tar -x -C "$tmp" --wildcards './usr/src/linux-source-6.12*.tar.xz'
+		mv "$tmp"/usr/src/linux-source-6.12*.tar.xz "$src/"
+		rm -rf "$tmp"
+	fi
+	ls "$src"/linux-source-6.12*.tar.xz | sort -V | tail -1
+}
