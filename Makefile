@@ -9,8 +9,8 @@
 #   make demo                 the end-to-end demo in a guest
 #   make fuzz                 the long random-seed fuzz run (6.12 guest, ~10 min)
 #   make bench                benchmarks vs stock vhost_net (bench/results/)
-#   make style                checkpatch over the sources
-#   make sparse               build with sparse (C=2)
+#   make style                checkpatch and a sparse C=2 build (6.12), as TAP
+#   make sparse               build with sparse (C=2) for KDIR
 #   make install              modules_install into updates/, depmod, udev rule
 #   make dkms-install         copy the sources to /usr/src, dkms add/build/install
 #   make dkms-remove          undo dkms-install
@@ -40,6 +40,10 @@ clean:
 
 check:
 	tests/vm/run-tests all
+
+# checkpatch (from Debian's linux-source) and a sparse build, as TAP.
+style:
+	tests/vm/style
 
 demo:
 	tests/vm/demo
