@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Two queue pairs: an L2 guest with a multi-queue virtio-net (mq=on; its
+# init enables both pairs with l2-channels, the guest has one CPU) over a
+# multi-queue tap, one vhost fd per pair (fds= and vhostfds=), on stock
+# vhost_net and on vhost_kt's default node at the same time.  Each pair gets
+# its own worker; both rx queues must see packets.
+. "$VKT_REPO/tests/guest/lib.sh"
+. "$VKT_REPO/tests/guest/vmlib.sh"
+trap vkt_vm_stop_all EXIT
+
+if ! vkt_l2_setup; then
+	vkt_skip "L2 guests" "$VKT_L2_WHY"
+	vkt_done
+	exit
+fi
+fork_param=$(modinfo -b "$VKT_MODROOT" -k "$VKT_KVER" -p vhost 2>/dev/null |
+	grep -c '^fork_from_owner_default:')
+if vkt_have_vhost_task || [ "$fork_param" -gt 0 ]; then
+	stock_mode=task
+else
+	stock_mode=kthread
+fi
+
+declare -A label mode
+names=()
+if vkt_check "stock vhost_net loads" vkt_modprobe vhost_net; then
+	vkt_vm_launch s /dev/vhost-net 192.0.2.1/24 192.0.2.2/24 2
+	names+=(s)
+	label[s]="stock vhost-net, 2 queues"
+	mode[s]=$stock_mode
+fi
+if vkt_check "vhost_kt loads" vkt_load_module; then
+	vkt_vm_launch k /dev/vhost-kt-net 198.51.100.1/24 198.51.100.2/24 2
+	names+=(k)
+	label[k]="vhost-kt-net, 2 queues"
+	mode[k]=kthread
+	[ "$(cat /sys/module/vhost_kt/parameters/inherit_owner_default)" = Y ] && mode[k]=task
+fi
+booted=()
+for n in "${names[@]}"; do
+	if vkt_vm_wait "$n"; then
+		vkt_ok "${label[$n]}: L2 boots ($(($(date +%s) - VKT_VM_T0[$n])) s)"
+		booted+=("$n")
+	else
+		vkt_fail "${label[$n]}: L2 boots"
+	fi
+done
+for n in "${booted[@]}"; do
+	vkt_vm_check "$n" "${label[$n]}" "${mode[$n]}"
+done
+for n in "${names[@]}"; do
+	vkt_vm_finish "$n" "${label[$n]}"
+done
+[ ! -d /sys/module/vhost_kt ] || vkt_check "vhost_kt unloads" vkt_unload_module
+rmmod vhost_net vhost 2>/dev/null
+vkt_done
