@@ -56,6 +56,8 @@ kill_busy() {
 	if [ -z "$tids" ] || ! kill -0 $pid 2>/dev/null; then
 		vkt_fail "$l: vring_test runs and its workers are listed"
 		vkt_diag "$(cat "$VKT_TMP/kill.out"; cat $DBG)"
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
 		rmmod vhost_kt_test; vkt_unload_module
 		return
 	fi
@@ -77,14 +79,65 @@ kill_busy() {
 	vkt_check "$l: rmmod vhost_kt_test vhost_kt" rmmod vhost_kt_test vhost_kt
 }
 
+# orphan LABEL MODE(0|1): the owner is SIGKILLed while a forked child of
+# it still holds the device open; the device lives on, ownerless in effect,
+# until the child closes it.
+orphan() {
+	local l=$1 mode=$2 pid tids t ok i line
+	if ! load; then
+		vkt_fail "$l: modules load"
+		return
+	fi
+	rm -f "$VKT_TMP/orphan.go"
+	python3 "$VKT_REPO/tests/guest/vhostctl.py" /dev/vhost-kt-test pid set-mode:$mode set-owner \
+		child:wait:"$VKT_TMP/orphan.go" >"$VKT_TMP/orphan.out" 2>&1 &
+	pid=$!
+	for i in $(seq 100); do
+		tids=$(dbg_tids $pid)
+		[ -n "$tids" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -KILL $pid
+	vkt_check "$l: the owner dies within 15 s of SIGKILL" dead $pid
+	wait $pid 2>/dev/null
+	line=$(grep "^owner=$pid " $DBG)
+	if [ "$mode" = 1 ]; then
+		ok=1
+		for t in $tids; do
+			gone /proc/"$t" || ok=
+		done
+		vkt_check_eq "$l: task worker died with its owner (listed as killed)" "1 killed" \
+			"${ok:-0} $(grep -q '(killed)' <<<"$line" && echo killed)"
+	else
+		vkt_check "$l: kthread worker lives while the device is open" test -d /proc/"${tids%% *}"
+	fi
+	vkt_check "$l: the device is still listed while the child holds it" test -n "$line"
+	touch "$VKT_TMP/orphan.go"
+	for i in $(seq 150); do
+		[ -z "$(cat $DBG)" ] && break
+		sleep 0.1
+	done
+	vkt_check_eq "$l: the device closes when the child exits" "" "$(cat $DBG)"
+	ok=1
+	for t in $tids; do
+		gone /proc/"$t" || ok=
+	done
+	vkt_check "$l: no worker thread left" test -n "$ok"
+	vkt_check "$l: rmmod vhost_kt_test vhost_kt" rmmod vhost_kt_test vhost_kt
+}
+
 kill_busy "kthread mode" inherit_owner_default=N --num 256 --vqs 2
+orphan "kthread mode, fd shared with a child" 0
 kill_busy "kthread mode, big ring, several regions" inherit_owner_default=N --num 32768 --max-len 256 --regions 8
 if vkt_have_vhost_task; then
 	kill_busy "task mode" inherit_owner_default=Y --num 256 --vqs 2
 	kill_busy "task mode, two workers" inherit_owner_default=Y --num 256 --vqs 2 --new-worker
 	kill_busy "task mode, IOTLB on miss" inherit_owner_default=Y --num 256 --iotlb 2 --regions 4
 	kill_busy "kthread device under a task default" inherit_owner_default=Y --num 256 --mode kthread
+	orphan "task mode, fd shared with a child" 1
 else
 	vkt_skip "SIGKILL of a busy owner in task mode" "kernel $VKT_KVER has no vhost_task"
 fi
+vkt_diag "core-kill took ${SECONDS}s"
 vkt_done

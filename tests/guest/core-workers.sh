@@ -188,4 +188,5 @@ else
 fi
 vkt_check "vhost_kt_test and vhost_kt unload" unload
 rmdir $CG 2>/dev/null
+vkt_diag "core-workers took ${SECONDS}s"
 vkt_done

@@ -10,6 +10,19 @@ cannot be opened.  Operations:
 
     set-owner  reset-owner  get-features  get-mode  set-mode:N
     set-mode-old:N  get-mode-old  sleep:SECS
+
+Added for the core tests (tests/guest/core-*.sh):
+
+    set-mode-badptr  get-mode-badptr  set-mode-old-badptr   (pointer 0x1)
+    child:OP        run OP in a forked child (another mm), same fd
+    new-worker  free-worker:ID  attach-worker:VQ:ID  get-worker:VQ
+    mem-table:N[:SIZE]   N disjoint regions of SIZE bytes (default 4096)
+    mem-overlap  mem-overflow-gpa  mem-overflow-uaddr  mem-zero-size
+    set-vring-num:VQ:N  get-vring-base:VQ
+    pid             print this process's pid
+    setuid:UID:GID  drop to UID/GID (no supplementary groups)
+    rlimit-nproc:N  set RLIMIT_NPROC; N=used: the tasks of this real uid
+    wait:PATH       wait (up to 120 s) until PATH exists
 """
 import errno
 import fcntl
@@ -44,6 +57,65 @@ VHOST_SET_FORK_FROM_OWNER = IOW(0x84, 1)
 VHOST_GET_FORK_FROM_OWNER = IOR(0x85, 1)
 VHOST_SET_FORK_FROM_OWNER_OLD = IOW(0x83, 1)
 VHOST_GET_FORK_FROM_OWNER_OLD = IOR(0x84, 1)
+VHOST_SET_MEM_TABLE = IOW(0x03, 8)
+VHOST_SET_VRING_NUM = IOW(0x10, 8)
+VHOST_GET_VRING_BASE = _ioc(3, 0x12, 8)
+VHOST_NEW_WORKER = IOR(0x08, 4)
+VHOST_FREE_WORKER = IOW(0x09, 4)
+VHOST_ATTACH_VRING_WORKER = IOW(0x15, 8)
+VHOST_GET_VRING_WORKER = _ioc(3, 0x16, 8)
+
+_mappings = []
+_QUIET = object()   # the operation printed its own line
+
+
+def _raw_ioctl(fd, req, ptr):
+    """ioctl with an arbitrary pointer value, which fcntl cannot pass."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+    if libc.ioctl(fd, req, ctypes.c_void_p(ptr)) < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def _mem_table(fd, regions):
+    """VHOST_SET_MEM_TABLE with (gpa, size, uaddr) tuples."""
+    buf = struct.pack('II', len(regions), 0)
+    for gpa, size, uaddr in regions:
+        buf += struct.pack('QQQQ', gpa, size, uaddr, 0)
+    if len(buf) <= 1024:
+        fcntl.ioctl(fd, VHOST_SET_MEM_TABLE, buf)
+        return
+    # fcntl.ioctl() copies at most 1024 bytes: pass a real buffer.
+    import ctypes
+    cbuf = ctypes.create_string_buffer(buf, len(buf))
+    _raw_ioctl(fd, VHOST_SET_MEM_TABLE, ctypes.addressof(cbuf))
+
+
+def _anon(size):
+    """Userspace address of a fresh anonymous mapping, kept alive."""
+    import ctypes
+    import mmap
+    m = mmap.mmap(-1, size)
+    _mappings.append(m)
+    return ctypes.addressof(ctypes.c_char.from_buffer(m))
+
+
+def _tasks_of_uid(uid):
+    n = 0
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            for tid in os.listdir('/proc/%s/task' % pid):
+                with open('/proc/%s/task/%s/status' % (pid, tid)) as f:
+                    for line in f:
+                        if line.startswith('Uid:') and int(line.split()[1]) == uid:
+                            n += 1
+        except OSError:
+            pass
+    return n
 
 
 def run(fd, op):
@@ -67,6 +139,85 @@ def run(fd, op):
     if name == 'sleep':
         time.sleep(float(arg))
         return None
+    if name.endswith('-badptr'):
+        req = {'set-mode-badptr': VHOST_SET_FORK_FROM_OWNER,
+               'get-mode-badptr': VHOST_GET_FORK_FROM_OWNER,
+               'set-mode-old-badptr': VHOST_SET_FORK_FROM_OWNER_OLD}[name]
+        _raw_ioctl(fd, req, 1)
+        return None
+    if name == 'child':
+        pid = os.fork()
+        if pid == 0:
+            try:
+                val = run(fd, arg)
+                print(op, 'ok') if val is None else print(op, 'ok', val)
+            except OSError as e:
+                print(op, 'errno', errno.errorcode.get(e.errno, e.errno))
+            sys.stdout.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return _QUIET
+    if name == 'new-worker':
+        buf = fcntl.ioctl(fd, VHOST_NEW_WORKER, bytes(4))
+        return struct.unpack('I', buf)[0]
+    if name == 'free-worker':
+        fcntl.ioctl(fd, VHOST_FREE_WORKER, struct.pack('I', int(arg)))
+        return None
+    if name == 'attach-worker':
+        vq, wid = arg.split(':')
+        fcntl.ioctl(fd, VHOST_ATTACH_VRING_WORKER, struct.pack('II', int(vq), int(wid)))
+        return None
+    if name == 'get-worker':
+        buf = fcntl.ioctl(fd, VHOST_GET_VRING_WORKER, struct.pack('II', int(arg), 0))
+        return struct.unpack('II', buf)[1]
+    if name == 'mem-table':
+        n, _, size = arg.partition(':')
+        size = int(size or 4096)
+        base = _anon(int(n) * size)
+        _mem_table(fd, [(0x100000 + i * 2 * size, size, base + i * size)
+                        for i in range(int(n))])
+        return None
+    if name == 'mem-overlap':
+        base = _anon(0x4000)
+        _mem_table(fd, [(0x100000, 0x2000, base), (0x101000, 0x2000, base + 0x2000)])
+        return None
+    if name == 'mem-overflow-gpa':
+        base = _anon(0x2000)
+        _mem_table(fd, [(0xfffffffffffff000, 0x2000, base)])
+        return None
+    if name == 'mem-overflow-uaddr':
+        _mem_table(fd, [(0x100000, 0x2000, 0xfffffffffffff000)])
+        return None
+    if name == 'mem-zero-size':
+        base = _anon(0x1000)
+        _mem_table(fd, [(0x100000, 0, base)])
+        return None
+    if name == 'set-vring-num':
+        vq, num = arg.split(':')
+        fcntl.ioctl(fd, VHOST_SET_VRING_NUM, struct.pack('II', int(vq), int(num)))
+        return None
+    if name == 'get-vring-base':
+        buf = fcntl.ioctl(fd, VHOST_GET_VRING_BASE, struct.pack('II', int(arg), 0))
+        return struct.unpack('II', buf)[1]
+    if name == 'pid':
+        return os.getpid()
+    if name == 'setuid':
+        uid, gid = (int(x) for x in arg.split(':'))
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        return None
+    if name == 'rlimit-nproc':
+        import resource
+        n = _tasks_of_uid(os.getuid()) if arg == 'used' else int(arg)
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+        return n
+    if name == 'wait':
+        for _ in range(1200):
+            if os.path.exists(arg):
+                return None
+            time.sleep(0.1)
+        raise OSError(errno.ETIMEDOUT, 'timed out waiting for ' + arg)
     raise SystemExit('unknown operation ' + op)
 
 
@@ -77,6 +228,8 @@ def main():
     for op in sys.argv[2:]:
         try:
             val = run(fd, op)
+            if val is _QUIET:
+                continue
             print(op, 'ok') if val is None else print(op, 'ok', val)
         except OSError as e:
             print(op, 'errno', errno.errorcode.get(e.errno, e.errno))
