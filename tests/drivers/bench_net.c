@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bench_net: micro-benchmarks of a vhost-net device, driven by a minimal
+ * userspace virtio-net "guest" (split rings, one guest memory region,
+ * VERSION_1 + MRG_RXBUF + EVENT_IDX, no indirect descriptors).
+ *
+ *   bench_net [--mode task|kthread] [--secs S] DEVICE TEST...
+ *
+ * Tests (each on fresh devices, results as "metric NAME VALUE" lines):
+ *   tx64 tx1500 txgso rx64 rx1500 rxgso   packets/s, or Gbit/s for gso
+ *   lat                                   kick -> call round trip, p50/p99
+ *                                         in us, without and with busy
+ *                                         polling (50 us)
+ *   setup                                 us from open to SET_OWNER done
+ *                                         and to the first TX packet used
+ *   mq                                    TX 64-byte packets/s with 1, 2, 4
+ *                                         queue pairs (one device each)
+ *   devs                                  1, 16, 64 devices open at once:
+ *                                         setup ms per device, kernel
+ *                                         memory KiB per device
+ *
+ * --mode sets the worker mode with VHOST_SET_FORK_FROM_OWNER before
+ * SET_OWNER (stock vhost-net of kernels with fork-owner control).  The
+ * tap's far side is kept cheap: TX frames are addressed to nobody and are
+ * dropped by the host stack at once; RX frames come from a thread sending
+ * prebuilt frames through a packet socket that bypasses the qdisc.
+ * Nothing here asserts timings.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef VHOST_SET_FORK_FROM_OWNER
+#define VHOST_SET_FORK_FROM_OWNER _IOW(VHOST_VIRTIO, 0x84, __u8)
+#endif
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20		/* Linux 6.2 */
+#define TUN_F_USO6 0x40
+#endif
+#define SET_FORK_FROM_OWNER_OLD _IOW(VHOST_VIRTIO, 0x83, __u8)
+
+#define RING		256
+#define RX_Q		0
+#define TX_Q		1
+#define HDR		sizeof(struct virtio_net_hdr_mrg_rxbuf)
+#define GSO_FRAME	(14 + 65535)	/* largest IPv4 packet */
+#define GSO_MSS		1448
+#define GMEM_SIZE	(192ULL << 20)
+#define GPA_BASE	0x100000ULL
+#define MAX_DEVS	64
+
+static const char *dev_path;
+static int opt_mode = -1;
+static double opt_secs = 1.0;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_net: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void metric(const char *name, double v)
+{
+	printf("metric %s %.3f\n", name, v);
+	fflush(stdout);
+}
+
+/* ---- guest memory: one region, bump allocation ---- */
+
+static uint8_t *gmem;
+static uint64_t gmem_next;
+
+static uint64_t galloc(uint64_t size, uint64_t align)
+{
+	uint64_t off = (gmem_next + align - 1) & ~(align - 1);
+
+	if (off + size > GMEM_SIZE) {
+		fprintf(stderr, "bench_net: guest memory exhausted\n");
+		exit(1);
+	}
+	gmem_next = off + size;
+	/* Memory is reused between tests: no stale ring indexes. */
+	memset(gmem + off, 0, size);
+	return GPA_BASE + off;
+}
+
+static void *hva(uint64_t gpa)
+{
+	return gmem + (gpa - GPA_BASE);
+}
+
+/* ---- devices and rings ---- */
+
+struct vq {
+	struct vring vr;
+	uint16_t avail_idx, last_used;
+	int kick, call;
+};
+
+struct dev {
+	int vfd, tapfd;
+	struct vq vq[2];
+	uint64_t tx_frame_gpa, rx_bufs_gpa;
+	unsigned int rx_buf_len;
+};
+
+static int tap_open(const char *name, bool mq, bool gso, char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int fd, hsz = HDR;
+
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open /dev/net/tun");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+			(mq ? IFF_MULTI_QUEUE : 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		die("TUNSETIFF");
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) < 0)
+		die("TUNSETVNETHDRSZ");
+	if (gso && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 |
+				 TUN_F_USO4 | TUN_F_USO6) < 0)
+		die("TUNSETOFFLOAD");
+	if (ifname)
+		snprintf(ifname, IFNAMSIZ, "%s", ifr.ifr_name);
+	return fd;
+}
+
+static void link_up(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	char path[128];
+	FILE *f;
+	int s;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		die("SIOCGIFFLAGS");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		die("SIOCSIFFLAGS");
+	close(s);
+}
+
+static void vq_alloc(struct vq *vq)
+{
+	vq->vr.num = RING;
+	vq->vr.desc = hva(galloc(16 * RING, 4096));
+	vq->vr.avail = hva(galloc(6 + 2 * RING, 4096));
+	vq->vr.used = hva(galloc(6 + 8 * RING, 4096));
+	vq->avail_idx = vq->last_used = 0;
+	vq->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	vq->call = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (vq->kick < 0 || vq->call < 0)
+		die("eventfd");
+}
+
+/* Open and own a device: returns seconds spent up to SET_OWNER done. */
+static double dev_open_owner(struct dev *d)
+{
+	double t0 = now();
+	uint8_t mode;
+
+	d->vfd = open(dev_path, O_RDWR | O_CLOEXEC);
+	if (d->vfd < 0)
+		die(dev_path);
+	if (opt_mode >= 0) {
+		mode = opt_mode;
+		if (ioctl(d->vfd, VHOST_SET_FORK_FROM_OWNER, &mode) < 0 &&
+		    ioctl(d->vfd, SET_FORK_FROM_OWNER_OLD, &mode) < 0)
+			die("VHOST_SET_FORK_FROM_OWNER");
+	}
+	if (ioctl(d->vfd, VHOST_SET_OWNER) < 0)
+		die("VHOST_SET_OWNER");
+	return now() - t0;
+}
+
+static void dev_rings(struct dev *d)
+{
+	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) |
+		     (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+		     (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r;
+	} mem = { .m.nregions = 1 };
+	unsigned int i;
+
+	if (ioctl(d->vfd, VHOST_SET_FEATURES, &f) < 0)
+		die("VHOST_SET_FEATURES");
+	mem.r.guest_phys_addr = GPA_BASE;
+	mem.r.memory_size = GMEM_SIZE;
+	mem.r.userspace_addr = (uintptr_t)gmem;
+	if (ioctl(d->vfd, VHOST_SET_MEM_TABLE, &mem) < 0)
+		die("VHOST_SET_MEM_TABLE");
+	for (i = 0; i < 2; i++) {
+		struct vq *vq = &d->vq[i];
+		struct vhost_vring_state st = { .index = i, .num = RING };
+		struct vhost_vring_addr a = {
+			.index = i,
+			.desc_user_addr = (uintptr_t)vq->vr.desc,
+			.avail_user_addr = (uintptr_t)vq->vr.avail,
+			.used_user_addr = (uintptr_t)vq->vr.used,
+		};
+		struct vhost_vring_file fl = { .index = i, .fd = vq->kick };
+
+		if (ioctl(d->vfd, VHOST_SET_VRING_NUM, &st) < 0)
+			die("VHOST_SET_VRING_NUM");
+		st.num = 0;
+		if (ioctl(d->vfd, VHOST_SET_VRING_BASE, &st) < 0)
+			die("VHOST_SET_VRING_BASE");
+		if (ioctl(d->vfd, VHOST_SET_VRING_ADDR, &a) < 0)
+			die("VHOST_SET_VRING_ADDR");
+		if (ioctl(d->vfd, VHOST_SET_VRING_KICK, &fl) < 0)
+			die("VHOST_SET_VRING_KICK");
+		fl.fd = vq->call;
+		if (ioctl(d->vfd, VHOST_SET_VRING_CALL, &fl) < 0)
+			die("VHOST_SET_VRING_CALL");
+	}
+}
+
+static void dev_backend(struct dev *d, int tapfd)
+{
+	struct vhost_vring_file f = { .fd = tapfd };
+
+	for (f.index = 0; f.index < 2; f.index++)
+		if (ioctl(d->vfd, VHOST_NET_SET_BACKEND, &f) < 0)
+			die("VHOST_NET_SET_BACKEND");
+}
+
+static void dev_close(struct dev *d)
+{
+	unsigned int i;
+
+	close(d->vfd);
+	for (i = 0; i < 2; i++) {
+		close(d->vq[i].kick);
+		close(d->vq[i].call);
+	}
+}
+
+static void publish(struct vq *vq)
+{
+	uint16_t old = vq->vr.avail->idx, new = vq->avail_idx;
+	uint64_t one = 1;
+
+	__atomic_store_n(&vq->vr.avail->idx, new, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vring_need_event(vring_avail_event(&vq->vr), new, old) &&
+	    write(vq->kick, &one, sizeof(one)) != sizeof(one))
+		die("kick");
+}
+
+static void add(struct vq *vq, uint16_t id)
+{
+	vq->vr.avail->ring[vq->avail_idx++ % RING] = id;
+}
+
+static bool used_pending(struct vq *vq)
+{
+	return __atomic_load_n(&vq->vr.used->idx, __ATOMIC_ACQUIRE) != vq->last_used;
+}
+
+/* Sleep on the call eventfd until the used index passes @event. */
+static unsigned long timeouts;
+
+static void wait_used(struct vq *vq, uint16_t event, int ms)
+{
+	struct pollfd p = { .fd = vq->call, .events = POLLIN };
+	uint64_t cnt;
+
+	vring_used_event(&vq->vr) = event;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (used_pending(vq))
+		return;
+	if (poll(&p, 1, ms) != 1)
+		timeouts++;
+	else if (read(vq->call, &cnt, sizeof(cnt)) < 0)
+		die("read call");
+}
+
+/* A frame nobody on the host wants: unicast to a foreign MAC. */
+static void make_frame(uint8_t *p, unsigned int len, bool gso)
+{
+	struct virtio_net_hdr_mrg_rxbuf *h = (void *)p;
+	uint8_t *e = p + HDR, *ip = e + 14;
+	unsigned int iplen = len - 14;
+
+	memset(p, 0, HDR + len);
+	memcpy(e, "\x02\x00\x00\x00\x00\x02\x02\x56\x4b\x54\x00\x01", 12);
+	e[12] = 0x08;		/* IPv4 */
+	ip[0] = 0x45;
+	ip[2] = iplen >> 8;
+	ip[3] = iplen & 0xff;
+	ip[8] = 64;
+	ip[9] = 6;		/* TCP */
+	memcpy(ip + 12, "\xc6\x33\x64\x01\xc6\x33\x64\x02", 8);
+	ip[20 + 12] = 0x50;	/* TCP header length 20 */
+	ip[20 + 13] = 0x10;	/* ACK */
+	if (gso) {
+		h->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->hdr.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		h->hdr.hdr_len = 54;
+		h->hdr.gso_size = GSO_MSS;
+		h->hdr.csum_start = 34;
+		h->hdr.csum_offset = 16;
+	}
+}
+
+/* ---- TX throughput ---- */
+
+struct txjob {
+	struct dev *d;
+	unsigned int len;
+	double secs;
+	unsigned long pkts;
+};
+
+static void tx_fill(struct dev *d, unsigned int len, bool gso)
+{
+	struct vq *vq = &d->vq[TX_Q];
+	unsigned int i;
+
+	d->tx_frame_gpa = galloc(HDR + len, 64);
+	make_frame(hva(d->tx_frame_gpa), len, gso);
+	/* Every descriptor carries the same read-only frame. */
+	for (i = 0; i < RING; i++) {
+		vq->vr.desc[i].addr = d->tx_frame_gpa;
+		vq->vr.desc[i].len = HDR + len;
+		vq->vr.desc[i].flags = 0;
+	}
+}
+
+static void *tx_loop(void *arg)
+{
+	struct txjob *j = arg;
+	struct vq *vq = &j->d->vq[TX_Q];
+	unsigned long done = 0;
+	double end;
+	unsigned int i, n;
+
+	for (i = 0; i < RING; i++)
+		add(vq, i);
+	publish(vq);
+	end = now() + j->secs;
+	while (now() < end) {
+		n = 0;
+		while (used_pending(vq)) {
+			add(vq, vq->vr.used->ring[vq->last_used++ % RING].id);
+			n++;
+		}
+		if (n) {
+			done += n;
+			publish(vq);
+			continue;
+		}
+		/* Like a guest's delayed TX interrupt: at 3/4 of the ring. */
+		wait_used(vq, vq->last_used + (uint16_t)(vq->avail_idx -
+				vq->last_used) * 3 / 4, 100);
+	}
+	j->pkts = done;
+	return NULL;
+}
+
+static void setup_dev(struct dev *d, int tapfd)
+{
+	vq_alloc(&d->vq[RX_Q]);
+	vq_alloc(&d->vq[TX_Q]);
+	dev_open_owner(d);
+	dev_rings(d);
+	d->tapfd = tapfd;
+}
+
+static unsigned long tx_run(unsigned int nq, unsigned int len, bool gso)
+{
+	struct dev d[4];
+	struct txjob j[4];
+	pthread_t th[4];
+	char ifname[IFNAMSIZ];
+	unsigned long total = 0;
+	unsigned int i;
+	int tfd[4];
+
+	gmem_next = 0;
+	tfd[0] = tap_open("vkb%d", nq > 1, gso, ifname);
+	/* Opening a multiqueue tap again by name adds a queue to it. */
+	for (i = 1; i < nq; i++)
+		tfd[i] = tap_open(ifname, true, gso, NULL);
+	link_up(ifname);
+	for (i = 0; i < nq; i++) {
+		setup_dev(&d[i], tfd[i]);
+		tx_fill(&d[i], len, gso);
+		dev_backend(&d[i], tfd[i]);
+		j[i] = (struct txjob){ .d = &d[i], .len = len, .secs = opt_secs };
+	}
+	for (i = 0; i < nq; i++)
+		pthread_create(&th[i], NULL, tx_loop, &j[i]);
+	for (i = 0; i < nq; i++) {
+		pthread_join(th[i], NULL);
+		total += j[i].pkts;
+		dev_close(&d[i]);
+	}
+	for (i = 0; i < nq; i++)
+		close(tfd[i]);
+	return total;
+}
+
+/* ---- RX throughput ---- */
+
+/*
+ * The frames are queued on the tap before the RX ring gets any buffer (the
+ * tap's queue made long enough to hold them all); then the ring is filled
+ * and the time to drain the queue into it is measured, which keeps the
+ * sender out of the measured interval.  They are UDP datagrams from the
+ * host's own stack to a static neighbour behind the tap, which is also how
+ * 64 KiB GSO frames reach a tap intact (UDP_SEGMENT; packet sockets mark
+ * GSO as untrusted and the tap would get it segmented).
+ */
+#define RX_LOCAL	0xc0a8fe01	/* 192.168.254.1 on the tap */
+#define RX_PEER		0xc0a8fe02	/* the "guest" */
+
+static void tap_addr(const char *ifname, unsigned int qlen)
+{
+	struct sockaddr_in *sin;
+	struct ifreq ifr = { 0 };
+	struct arpreq arp = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	ifr.ifr_qlen = qlen;
+	if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0)
+		die("SIOCSIFTXQLEN");
+	sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(RX_LOCAL);
+	if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
+		die("SIOCSIFADDR");
+	sin->sin_addr.s_addr = htonl(0xffffff00);
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
+		die("SIOCSIFNETMASK");
+	close(s);
+	link_up(ifname);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	sin = (struct sockaddr_in *)&arp.arp_pa;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(RX_PEER);
+	arp.arp_ha.sa_family = 1;	/* ARPHRD_ETHER */
+	memcpy(arp.arp_ha.sa_data, "\x02\x00\x00\x00\x00\x02", 6);
+	arp.arp_flags = ATF_PERM | ATF_COM;
+	snprintf(arp.arp_dev, sizeof(arp.arp_dev), "%s", ifname);
+	if (ioctl(s, SIOCSARP, &arp) < 0)
+		die("SIOCSARP");
+	close(s);
+}
+
+/* Queue @n datagrams of @payload bytes (in @seg-byte segments if @seg). */
+static unsigned int prewrite(unsigned int payload, unsigned int seg, unsigned int n)
+{
+	struct sockaddr_in to = {
+		.sin_family = AF_INET,
+		.sin_port = htons(9),
+		.sin_addr.s_addr = htonl(RX_PEER),
+	};
+	static uint8_t buf[65536];
+	unsigned int sent = 0, tries = 0;
+	int s, sz = 1 << 29, err = 0;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+	if (seg && setsockopt(s, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &seg, sizeof(seg)) < 0)
+		die("UDP_SEGMENT");
+	while (sent < n && tries < 4 * n) {
+		tries++;
+		if (sendto(s, buf, payload, MSG_DONTWAIT, (struct sockaddr *)&to,
+			   sizeof(to)) < 0) {
+			err = errno;
+			usleep(200);
+			continue;
+		}
+		sent++;
+	}
+	if (sent < n)
+		fprintf(stderr, "rx %u: only %u of %u datagrams sent: %s\n", payload, sent, n,
+			strerror(err));
+	close(s);
+	return sent;
+}
+
+/* Returns packets (or, for gso, bytes) per second. */
+static double rx_run(unsigned int len, bool gso)
+{
+	struct dev d;
+	struct vq *vq = &d.vq[RX_Q];
+	unsigned int n = gso ? 150 : 5000, payload = len - 42, sent, i, k;
+	unsigned long bytes = 0, want, used = 0;
+	char ifname[IFNAMSIZ];
+	double t0, t, end;
+	int tfd;
+
+	gmem_next = 0;
+	tfd = tap_open("vkb%d", false, gso, ifname);
+	tap_addr(ifname, n + 64);
+	setup_dev(&d, tfd);
+	d.rx_buf_len = gso ? 4096 : 2048;
+	d.rx_bufs_gpa = galloc((uint64_t)RING * d.rx_buf_len, 4096);
+	for (i = 0; i < RING; i++) {
+		vq->vr.desc[i].addr = d.rx_bufs_gpa + (uint64_t)i * d.rx_buf_len;
+		vq->vr.desc[i].len = d.rx_buf_len;
+		vq->vr.desc[i].flags = VRING_DESC_F_WRITE;
+	}
+	dev_backend(&d, tfd);
+	sent = prewrite(payload, gso ? 1472 : 0, n);
+	want = (unsigned long)sent * (HDR + len);
+	usleep(100000);
+	t0 = now();
+	end = t0 + 20;
+	for (i = 0; i < RING; i++)
+		add(vq, i);
+	publish(vq);
+	while (bytes < want && now() < end) {
+		k = 0;
+		while (used_pending(vq)) {
+			struct vring_used_elem *e = &vq->vr.used->ring[vq->last_used++ % RING];
+
+			bytes += e->len;
+			add(vq, e->id);
+			k++;
+		}
+		used += k;
+		if (k)
+			publish(vq);
+		else
+			wait_used(vq, vq->last_used, 100);
+	}
+	t = now() - t0;
+	if (bytes < want)
+		fprintf(stderr, "rx %u: %lu of %lu bytes arrived (%lu buffers)\n",
+			len, bytes, want, used);
+	dev_close(&d);
+	close(tfd);
+	return (gso ? bytes : bytes / (HDR + len)) / t;
+}
+
+/* ---- latency ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void lat_run(unsigned int busy_us, const char *name)
+{
+	unsigned int iters = 1000, i;
+	struct vhost_vring_state st = { .index = TX_Q, .num = busy_us };
+	double *t = calloc(iters, sizeof(*t)), t0;
+	char ifname[IFNAMSIZ], m[64];
+	struct dev d;
+	struct vq *vq = &d.vq[TX_Q];
+	unsigned long missed = 0;
+	uint64_t cnt;
+	int tfd;
+
+	gmem_next = 0;
+	tfd = tap_open("vkb%d", false, false, ifname);
+	link_up(ifname);
+	setup_dev(&d, tfd);
+	tx_fill(&d, 64, false);
+	if (ioctl(d.vfd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st) < 0)
+		die("VHOST_SET_VRING_BUSYLOOP_TIMEOUT");
+	st.index = RX_Q;
+	if (ioctl(d.vfd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st) < 0)
+		die("VHOST_SET_VRING_BUSYLOOP_TIMEOUT");
+	dev_backend(&d, tfd);
+	for (i = 0; i < iters + 100; i++) {
+		struct pollfd p = { .fd = vq->call, .events = POLLIN };
+		uint16_t id = (uint16_t)i % RING;
+
+		vring_used_event(&vq->vr) = vq->last_used;
+		add(vq, id);
+		t0 = now();
+		publish(vq);
+		for (;;) {
+			if (poll(&p, 1, 2000) == 1) {
+				if (read(vq->call, &cnt, sizeof(cnt)) < 0)
+					die("read call");
+				break;
+			}
+			/* Used, but no interrupt: a lost notification. */
+			if (used_pending(vq)) {
+				missed++;
+				break;
+			}
+		}
+		if (i >= 100)
+			t[i - 100] = (now() - t0) * 1e6;
+		while (used_pending(vq))
+			vq->last_used++;
+	}
+	qsort(t, iters, sizeof(*t), cmp_double);
+	snprintf(m, sizeof(m), "%s_p50_us", name);
+	metric(m, t[iters / 2]);
+	snprintf(m, sizeof(m), "%s_p99_us", name);
+	metric(m, t[iters * 99 / 100]);
+	if (missed)
+		fprintf(stderr, "%s: %lu used entries without a call\n", name, missed);
+	dev_close(&d);
+	close(tfd);
+	free(t);
+}
+
+/* ---- setup cost ---- */
+
+static void setup_run(void)
+{
+	unsigned int iters = 9, i;
+	double own[9], first[9], t0, t1;
+	char ifname[IFNAMSIZ];
+	struct dev d;
+	int tfd;
+
+	tfd = tap_open("vkb%d", false, false, ifname);
+	link_up(ifname);
+	for (i = 0; i < iters; i++) {
+		gmem_next = 0;
+		vq_alloc(&d.vq[RX_Q]);
+		vq_alloc(&d.vq[TX_Q]);
+		tx_fill(&d, 64, false);
+		t0 = now();
+		own[i] = dev_open_owner(&d) * 1e6;
+		dev_rings(&d);
+		dev_backend(&d, tfd);
+		add(&d.vq[TX_Q], 0);
+		publish(&d.vq[TX_Q]);
+		while (!used_pending(&d.vq[TX_Q]))
+			wait_used(&d.vq[TX_Q], 0, 1000);
+		t1 = now();
+		first[i] = (t1 - t0) * 1e6;
+		dev_close(&d);
+	}
+	qsort(own, iters, sizeof(double), cmp_double);
+	qsort(first, iters, sizeof(double), cmp_double);
+	metric("setup_owner_us", own[iters / 2]);
+	metric("setup_first_pkt_us", first[iters / 2]);
+	close(tfd);
+}
+
+/* ---- many devices ---- */
+
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':')
+			v = atol(line + kl + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static long kernel_kb(void)
+{
+	return meminfo_kb("Slab") + meminfo_kb("KernelStack") + meminfo_kb("PageTables") +
+	       meminfo_kb("VmallocUsed");
+}
+
+static void devs_run(unsigned int n)
+{
+	static struct dev d[MAX_DEVS];
+	char m[64];
+	double t0, t;
+	long k0, k1;
+	unsigned int i;
+
+	gmem_next = 0;
+	for (i = 0; i < n; i++) {
+		vq_alloc(&d[i].vq[RX_Q]);
+		vq_alloc(&d[i].vq[TX_Q]);
+	}
+	usleep(200000);
+	k0 = kernel_kb();
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		dev_open_owner(&d[i]);
+		dev_rings(&d[i]);
+	}
+	t = now() - t0;
+	usleep(200000);
+	k1 = kernel_kb();
+	snprintf(m, sizeof(m), "devs%u_setup_ms_per_dev", n);
+	metric(m, t * 1e3 / n);
+	snprintf(m, sizeof(m), "devs%u_kernel_kib_per_dev", n);
+	metric(m, (double)(k1 - k0) / n);
+	for (i = 0; i < n; i++)
+		dev_close(&d[i]);
+}
+
+static void run_test(const char *t)
+{
+	double s = opt_secs;
+
+	if (!strcmp(t, "tx64"))
+		metric("tx64_pps", tx_run(1, 60, false) / s);
+	else if (!strcmp(t, "tx1500"))
+		metric("tx1500_pps", tx_run(1, 1514, false) / s);
+	else if (!strcmp(t, "txgso"))
+		metric("txgso_gbps", tx_run(1, GSO_FRAME, true) * (double)GSO_FRAME * 8 / s / 1e9);
+	else if (!strcmp(t, "rx64"))
+		metric("rx64_pps", rx_run(60, false));
+	else if (!strcmp(t, "rx1500"))
+		metric("rx1500_pps", rx_run(1514, false));
+	else if (!strcmp(t, "rxgso"))
+		metric("rxgso_gbps", rx_run(42 + 44 * 1472, true) * 8.0 / 1e9);
+	else if (!strcmp(t, "lat")) {
+		lat_run(0, "lat");
+		lat_run(50, "lat_busy");
+	} else if (!strcmp(t, "setup"))
+		setup_run();
+	else if (!strcmp(t, "mq")) {
+		metric("mq1_tx64_pps", tx_run(1, 60, false) / s);
+		metric("mq2_tx64_pps", tx_run(2, 60, false) / s);
+		metric("mq4_tx64_pps", tx_run(4, 60, false) / s);
+	} else if (!strcmp(t, "devs")) {
+		devs_run(1);
+		devs_run(16);
+		devs_run(64);
+	} else {
+		fprintf(stderr, "bench_net: unknown test %s\n", t);
+		exit(2);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			i++;
+			opt_mode = !strcmp(argv[i], "task") ? 1 : 0;
+		} else if (!strcmp(argv[i], "--secs") && i + 1 < argc) {
+			opt_secs = atof(argv[++i]);
+		} else {
+			fprintf(stderr, "usage: bench_net [--mode task|kthread] [--secs S] DEVICE TEST...\n");
+			return 2;
+		}
+	}
+	if (i >= argc)
+		return 2;
+	dev_path = argv[i++];
+	gmem = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (gmem == MAP_FAILED)
+		die("mmap");
+	for (; i < argc; i++)
+		run_test(argv[i]);
+	return 0;
+}

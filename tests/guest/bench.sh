@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Benchmarks (bench/run, `make bench`; never part of `make check`): stock
+# vhost_net and vhost_kt side by side, each in task and kthread mode, in one
+# boot.  The four datapaths alternate A B C D D C B A ... so that the noise
+# of a shared, emulated machine spreads over all of them.  Each run of
+# tests/drivers/bench_net prints "metric NAME VALUE"; this script turns
+# them into "vkt-bench ROUND DATAPATH NAME VALUE" lines for bench/run.
+. "$VKT_REPO/tests/guest/lib.sh"
+
+ROUNDS=5
+SECS=0.7
+TESTS="tx64 tx1500 txgso rx64 rx1500 rxgso lat setup mq devs"
+# bench/run may leave settings for this run here.
+[ -f "$VKT_CACHE/bench-params" ] && . "$VKT_CACHE/bench-params"
+BENCH=$VKT_BIN/bench_net
+
+[ -x "$BENCH" ] || { vkt_fail "bench_net is built"; vkt_done; exit; }
+vkt_check "stock vhost_net loads" vkt_modprobe vhost_net
+vkt_check "vhost_kt loads" vkt_load_module
+# Stock task and kthread mode through the per-device fork-owner ioctl,
+# vhost-kt through its per-mode nodes.
+DPS=("stock-task|/dev/vhost-net|--mode task"
+     "stock-kthread|/dev/vhost-net|--mode kthread"
+     "kt-task|/dev/vhost-kt-net-task|"
+     "kt-kthread|/dev/vhost-kt-net-kthread|")
+echo "vkt-bench-meta kernel $VKT_KVER rounds $ROUNDS secs $SECS cpus $(nproc)"
+# Even rounds run in reverse order (A B C D, D C B A, ...): no datapath
+# always follows the same one.
+for ((r = 1; r <= ROUNDS; r++)); do
+	order=("${DPS[@]}")
+	((r % 2)) || order=("${DPS[3]}" "${DPS[2]}" "${DPS[1]}" "${DPS[0]}")
+	for dp in "${order[@]}"; do
+		IFS='|' read -r name dev opt <<<"$dp"
+		if [ ! -c "$dev" ]; then
+			vkt_skip "round $r: $name" "no $dev"
+			continue
+		fi
+		t0=$(date +%s)
+		# shellcheck disable=SC2086
+		out=$("$BENCH" $opt --secs "$SECS" "$dev" $TESTS 2>&1)
+		rc=$?
+		while read -r tag m v; do
+			[ "$tag" = metric ] && echo "vkt-bench $r $name $m $v"
+		done <<<"$out"
+		grep -v "^metric" <<<"$out" | sed "s/^/# /"
+		if [ $rc -eq 0 ]; then
+			vkt_ok "round $r: $name ($(($(date +%s) - t0)) s)"
+		else
+			vkt_fail "round $r: $name"
+			vkt_diag "$(grep -v '^metric' <<<"$out")"
+		fi
+	done
+done
+
+# A real VM (VM=1): iperf3 TCP between L1 and an L2 QEMU/KVM guest whose
+# virtio-net is the datapath under test (vhostfd=, see vmlib.sh).  QEMU never
+# picks a stock worker mode per device, so stock task and stock kthread need
+# vhost.ko loaded with different fork_from_owner_default: first stock (task)
+# alternates with both vhost-kt VMs, then stock (kthread) with kt-kthread.
+vm_round() {	# ROUND NAME DATAPATH
+	local f=$VKT_L2_DIR/$2 dir args bps
+	for dir in tx rx; do
+		args=()
+		[ $dir = rx ] && args=(-R)
+		vkt_iperf "$2" "${VKT_VM_IP[$2]}" "$f/b-$dir.json" -t "$VM_SECS" "${args[@]}" \
+			>"$f/b-$dir"
+		read -r _ _ bps _ <"$f/b-$dir"
+		# iperf3 from L1: "tx" is L1 -> VM (the VM's RX), -R the VM's TX.
+		if [ "${bps:-0}" -gt 0 ]; then
+			[ $dir = tx ] && m=vm_rx_gbps || m=vm_tx_gbps
+			echo "vkt-bench $1 $3 $m $(awk -v b="$bps" 'BEGIN { printf "%.4f", b / 1e9 }')"
+		else
+			vkt_diag "$3: iperf3 $dir failed: $(cat "$f/b-$dir")"
+		fi
+	done
+}
+if [ "${VM:-0}" = 1 ]; then
+	. "$VKT_REPO/tests/guest/vmlib.sh"
+	trap vkt_vm_stop_all EXIT
+	VM_SECS=${VM_SECS:-2}
+	if ! vkt_l2_setup; then
+		vkt_skip "L2 VM iperf3 cell" "$VKT_L2_WHY"
+	else
+		declare -A dpof=([s]=stock-task [t]=kt-task [k]=kt-kthread)
+		vkt_vm_launch s /dev/vhost-net 192.0.2.1/24 192.0.2.2/24
+		vkt_vm_launch t /dev/vhost-kt-net-task 203.0.113.1/24 203.0.113.2/24
+		vkt_vm_launch k /dev/vhost-kt-net-kthread 198.51.100.1/24 198.51.100.2/24
+		up=()
+		for n in s t k; do
+			if vkt_vm_wait $n; then up+=($n); else vkt_fail "L2 VM on ${dpof[$n]} boots"; fi
+		done
+		# kt-kthread is measured in the second phase, next to stock kthread.
+		for ((r = 1; r <= ROUNDS; r++)); do
+			for n in "${up[@]}"; do
+				[ $n = k ] || vm_round $r $n "${dpof[$n]}"
+			done
+		done
+		vkt_vm_stop t
+		vkt_vm_stop s
+		# Stock kthread mode needs vhost.ko reloaded.
+		if [ -d /sys/module/vhost/parameters ] &&
+		   rmmod vhost_net vhost && vkt_modprobe vhost fork_from_owner_default=0 &&
+		   vkt_modprobe vhost_net; then
+			if vkt_vm_start s /dev/vhost-net 192.0.2.1/24 192.0.2.2/24; then
+				dpof[s]=stock-kthread
+				for ((r = 1; r <= ROUNDS; r++)); do
+					vm_round $r s stock-kthread
+					[[ " ${up[*]} " = *" k "* ]] && vm_round $r k kt-kthread
+				done
+			else
+				vkt_fail "L2 VM on stock-kthread boots"
+			fi
+		else
+			vkt_skip "L2 VM on stock-kthread" "vhost.ko does not reload with fork_from_owner_default=0"
+		fi
+		vkt_vm_stop_all
+		vkt_ok "L2 VM iperf3 cell done"
+	fi
+fi
+vkt_check "vhost_kt unloads" vkt_unload_module
+rmmod vhost_net vhost 2>/dev/null
+vkt_done
