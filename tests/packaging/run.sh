@@ -183,6 +183,11 @@ check "deb: modprobe example names every module parameter" \
 		max_mem_regions max_iotlb_entries; do
 		grep -q \"^#options vhost_kt \$p=\" '$debroot/etc/modprobe.d/vhost-kt.conf' || exit 1
 	done"
+check "deb: modules-load.d file as in packaging/modules-load.d" \
+	cmp "$top/packaging/modules-load.d/vhost-kt.conf" \
+		"$debroot/usr/lib/modules-load.d/vhost-kt.conf"
+check "deb: modules-load.d file loads vhost_kt and nothing else" \
+	test "$(grep -v '^[[:space:]]*\(#\|$\)' "$top/packaging/modules-load.d/vhost-kt.conf")" = vhost_kt
 check "deb: no tests/ (and no tests/kmod module)" \
 	sh -c "! dpkg-deb -c '$deb' | grep -E '/tests?/|kmod'"
 check "deb: no compiled files (ELF, .o, .ko, .cmd)" \
@@ -215,6 +220,11 @@ check "rpm: udev rule, modprobe example (config), license" \
 	sh -c "rpm -qlp '$rpm' | grep -qx /usr/lib/udev/rules.d/60-vhost-kt.rules &&
 		rpm -qcp '$rpm' | grep -qx /etc/modprobe.d/vhost-kt.conf &&
 		rpm -qLp '$rpm' | grep -q /COPYING\$"
+check "rpm: modules-load.d file (not config), same as the deb's" \
+	sh -c "rpm -qlp '$rpm' | grep -qx /usr/lib/modules-load.d/vhost-kt.conf &&
+		! rpm -qcp '$rpm' | grep -q modules-load &&
+		cmp '$top/packaging/modules-load.d/vhost-kt.conf' \
+			'$rpmroot/usr/lib/modules-load.d/vhost-kt.conf'"
 check "rpm: no tests/, no compiled files" \
 	sh -c "! rpm -qlp '$rpm' | grep -E '/tests?/|kmod|\.(o|ko|cmd|mod|a|d)\$' &&
 		! find '$rpmroot' -type f -exec sh -c 'head -c4 \"\$1\" | grep -q ELF' _ {} \; -print | grep ."
@@ -314,7 +324,8 @@ check "apt-get purge vhost-kt-dkms" \
 check "after purge: dkms status empty" test -z "$(dkms_status)"
 check "after purge: sources, modules, udev rule and modprobe file gone" \
 	gone "/usr/src/vhost-kt-$version" /lib/modules/*/updates/dkms/vhost_kt.ko* \
-		/{usr/,}lib/udev/rules.d/60-vhost-kt.rules /etc/modprobe.d/vhost-kt.conf
+		/{usr/,}lib/udev/rules.d/60-vhost-kt.rules /etc/modprobe.d/vhost-kt.conf \
+		/usr/lib/modules-load.d/vhost-kt.conf
 
 ### The RPM's scriptlets, run by rpm itself ################################
 
@@ -330,6 +341,6 @@ check "rpm -e vhost-kt-dkms: scriptlets succeed" rpm "${rpmdb[@]}" -e vhost-kt-d
 check "after rpm -e: dkms status empty" test -z "$(dkms_status)"
 check "after rpm -e: sources, udev rule and modprobe file gone" \
 	gone "/usr/src/vhost-kt-$version" /usr/lib/udev/rules.d/60-vhost-kt.rules \
-		/etc/modprobe.d/vhost-kt.conf
+		/etc/modprobe.d/vhost-kt.conf /usr/lib/modules-load.d/vhost-kt.conf
 
 finish
