@@ -1,59 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The long fuzz run (make fuzz): a random seed, printed first, about 8
-# minutes over every node (fuzz.sh is the short fixed-seed run of make
-# check).  To replay a failure, add `SEED PHASE ITERATIONS DEVICE...` to a
-# file in tests/fuzz/regressions/, which fuzz.sh runs.
-. "$VKT_REPO/tests/guest/lib.sh"
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-FUZZ=$VKT_BIN/fuzz_vhost
-SEED=${VKT_FUZZ_SEED:-}
-SECONDS_TOTAL=${VKT_FUZZ_SECONDS:-480}
-REG=$VKT_REPO/tests/fuzz/regressions
-
-if [ ! -x "$FUZZ" ]; then
-	vkt_fail "fuzz_vhost is built ($FUZZ)"
-	vkt_done
-	exit
-fi
-
-# Task mode as the module default where the kernel has vhost_task, so the
-# plain node exercises the other mode than -kthread.
-def=N
-vkt_have_vhost_task && def=Y
-if ! { vkt_load_module inherit_owner_default=$def &&
-	insmod "$VKT_BUILD/vhost_kt_test.ko"; }; then
-	vkt_fail "vhost_kt and vhost_kt_test load"
-	vkt_done
-	exit
-fi
-devs=(/dev/vhost-kt-net /dev/vhost-kt-net-kthread)
-[ -c /dev/vhost-kt-net-task ] && devs+=(/dev/vhost-kt-net-task)
-[ -c /dev/vhost-kt-test ] && devs+=(/dev/vhost-kt-test)
-
-vkt_run_tap timeout -k 5 $((SECONDS_TOTAL + 60)) "$FUZZ" ${SEED:+--seed "$SEED"} \
-	--seconds "$SECONDS_TOTAL" --iterations 1000000 "${devs[@]}"
-
-# Regression cases: one per line, `SEED PHASE ITERATIONS DEVICE...` (# for
-# comments); each replays the sequence that once broke something.
-for f in "$REG"/*.seeds; do
-	[ -f "$f" ] || continue
-	while read -r seed phase iters rest; do
-		case $seed in ''|'#'*) continue ;; esac
-		# shellcheck disable=SC2086
-		vkt_run_tap timeout -k 5 120 "$FUZZ" --seed "$seed" --phase "$phase" \
-			--iterations "$iters" --seconds 60 $rest
-	done <"$f"
-done
-# Dedicated small C reproducers, built on the host next to fuzz_vhost.
-for p in "$VKT_BIN"/fuzz_reg_*; do
-	[ -x "$p" ] || continue
-	vkt_run_tap timeout -k 5 60 "$p" "${devs[@]}"
-done
-
-vkt_check_eq "every device closed after fuzzing (debugfs lists nothing)" "" \
-	"$(cat /sys/kernel/debug/vhost_kt/devices 2>/dev/null)"
-vkt_check "vhost_kt_test unloads after fuzzing" rmmod vhost_kt_test
-vkt_check "vhost_kt unloads after fuzzing" vkt_unload_module
-vkt_done
+# The long fuzz run (make fuzz): fuzz.sh with a random seed, printed first,
+# for about 8 minutes.  To replay a failure, add `SEED PHASE ITERATIONS
+# DEVICE...` to a file in tests/fuzz/regressions/, which fuzz.sh runs.
+VKT_FUZZ_SEED='' VKT_FUZZ_SECONDS=480 VKT_FUZZ_ITERATIONS=1000000 \
+	exec bash "$VKT_REPO/tests/guest/fuzz.sh"

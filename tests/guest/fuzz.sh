@@ -9,8 +9,10 @@
 . "$VKT_REPO/tests/guest/lib.sh"
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 FUZZ=$VKT_BIN/fuzz_vhost
-SEED=${VKT_FUZZ_SEED:-20261130}
+# fuzz-long.sh sets these for the long run; an empty seed means random.
+SEED=${VKT_FUZZ_SEED-20261130}
 SECONDS_TOTAL=${VKT_FUZZ_SECONDS:-60}
+ITERATIONS=${VKT_FUZZ_ITERATIONS:-3000}
 REG=$VKT_REPO/tests/fuzz/regressions
 
 if [ ! -x "$FUZZ" ]; then
@@ -33,8 +35,8 @@ devs=(/dev/vhost-kt-net /dev/vhost-kt-net-kthread)
 [ -c /dev/vhost-kt-net-task ] && devs+=(/dev/vhost-kt-net-task)
 [ -c /dev/vhost-kt-test ] && devs+=(/dev/vhost-kt-test)
 
-vkt_run_tap timeout -k 5 $((SECONDS_TOTAL + 60)) "$FUZZ" --seed "$SEED" \
-	--seconds "$SECONDS_TOTAL" --iterations 3000 "${devs[@]}"
+vkt_run_tap timeout -k 5 $((SECONDS_TOTAL + 60)) "$FUZZ" ${SEED:+--seed "$SEED"} \
+	--seconds "$SECONDS_TOTAL" --iterations "$ITERATIONS" "${devs[@]}"
 
 # Regression cases: one per line, `SEED PHASE ITERATIONS DEVICE...` (# for
 # comments); each replays the sequence that once broke something.
