@@ -74,11 +74,12 @@ vkt_vm_launch() {
 	ip addr add "$l1addr" dev "$tap" && ip link set "$tap" up || return 1
 	mkdir -p "$cg"
 	mac=$(printf '52:54:00:00:%02x:%02x' $((${#VKT_VM_PID[@]} + 1)) "$nq")
-	# -cpu host: 7.x uses AVX at boot and oopses on models without it.  The
-	# XSAVE sizes TCG passes through make 6.12 warn once (fpu/xstate.c);
-	# vkt_vm_check discounts that warning.
+	# qemu64, not host: the XSAVE leaf that nested KVM passes on from TCG
+	# describes PKRU at a size the kernel's own layout disagrees with, and
+	# 7.x then panics in fpu__init_system_xstate (6.12 warns).  libvirt.sh
+	# asks for the same model.
 	python3 "$VKT_REPO/tests/vm/l2-launch" "$cg" "$tap" "$nq" "$dev" \
-		-accel kvm -cpu host -m 256M -smp "$smp" $VKT_L2_QEMU_EXTRA \
+		-accel kvm -cpu qemu64 -m 256M -smp "$smp" $VKT_L2_QEMU_EXTRA \
 		-nodefaults -display none -no-reboot -name "vkt-l2-$name" \
 		-kernel "$VKT_L2_KERNEL" -initrd "$VKT_L2_INITRD" \
 		-append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init tsc=reliable mitigations=off 8250.nr_uarts=1 vkt.ip=$l2addr vkt.queues=$nq $VKT_L2_APPEND" \
@@ -351,9 +352,7 @@ vkt_vm_check() {
 	fi
 	# The guest's view: errors from its virtio-net driver would mean a
 	# broken ring; warnings are shown only on a failure.
-	vkt_vm_cmd "$name" 20 "dmesg" |
-		awk '/WARNING:.*fpu\/xstate\.c/ { skip = 1 } !skip { print } /end trace/ { skip = 0 }' \
-		>"$f/dmesg"
+	vkt_vm_cmd "$name" 20 "dmesg" >"$f/dmesg"
 	if grep -E 'BUG:|WARNING:|Oops|Call Trace|virtio_net.*(error|bad|corrupt|id .* is not a head)|hung' \
 		"$f/dmesg" >"$f/bad"; then
 		vkt_fail "$label: L2 kernel log is clean"
