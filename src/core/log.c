@@ -60,9 +60,11 @@ bool vhost_kt_umem_access_ok(struct vhost_kt_dev *dev,
 {
 	int i;
 
-	if (!umem)
-		return false;
-
+	/*
+	 * No NULL check of @umem here: with no queue running (QEMU acks
+	 * VHOST_F_LOG_ALL before its first VHOST_SET_MEM_TABLE when a device
+	 * starts during migration) there is nothing to check yet.
+	 */
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhost_kt_virtqueue *vq = dev->vqs[i];
 		bool ok = true;

@@ -87,6 +87,11 @@ long xioc(int fd, unsigned long nr, const void *arg);
 int dev_setup(struct dev *d, const char *node, int stage, int mode);
 void dev_close(struct dev *d);
 void kick(struct dev *d, int q);
+int tap_create(char *name);
+int packet_socket(const char *ifname);
+
+/* The IOTLB miss round trip of phase iotlb (miss.c). */
+void iotlb_miss_roundtrip(const char *node);
 
 /* Errno bookkeeping (ioctls.c). */
 struct stats {

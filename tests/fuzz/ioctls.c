@@ -265,6 +265,7 @@ void phase_iotlb(const char *node)
 	uint8_t buf[256];
 	struct dev d;
 
+	iotlb_miss_roundtrip(node);
 	for (it = 0; it < opt_iterations / 4 + 1 && !out_of_time(); it++) {
 		uint64_t feat = (1ull << VIRTIO_F_VERSION_1) |
 				(1ull << 33 /* ACCESS_PLATFORM */);

@@ -11,7 +11,9 @@
  *            random ones, with good, NULL, unmapped, kernel, unaligned and
  *            page-straddling arguments, at every setup stage
  *   memtable unaligned, overlapping, huge and wrapping memory tables
- *   iotlb    v1/v2 IOTLB messages through write(): wrong sizes and types,
+ *   iotlb    first a fixed IOTLB miss round trip (miss.c: read() and
+ *            poll() a miss, answer it, see the chain cross the ring), then
+ *            v1/v2 IOTLB messages through write(): wrong sizes and types,
  *            overflowing ranges, invalidation of what was never mapped
  *   rings    a running device (tap backends for vhost-kt-net, the test
  *            backend for /dev/vhost-kt-test) whose rings are corrupted

@@ -80,7 +80,7 @@ long xioc(int fd, unsigned long nr, const void *arg)
 	return ioctl(fd, nr, arg);
 }
 
-static int tap_create(char *name)
+int tap_create(char *name)
 {
 	struct ifreq ifr = { 0 };
 	int fd, s, hsz;
@@ -109,7 +109,7 @@ static int tap_create(char *name)
 }
 
 /* A packet socket on the tap: what it sends, the RX queue receives. */
-static int packet_socket(const char *ifname)
+int packet_socket(const char *ifname)
 {
 	struct sockaddr_ll sll = { 0 };
 	int s;

@@ -6,6 +6,9 @@
 # regression cases of tests/fuzz/regressions/.  fuzz-long.sh (make fuzz) is
 # the long random-seed run.  Oopses and warnings are caught by the harness's
 # kernel-log scan; the fuzzer itself checks errnos and EPERM for non-owners.
+# Its iotlb phase starts with a fixed IOTLB miss round trip on every node
+# (tests/fuzz/miss.c): poll() and read() a well-formed v1 and v2 MISS for
+# unmapped rings and buffers, answer with UPDATEs, see the chain cross.
 . "$VKT_REPO/tests/guest/lib.sh"
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 FUZZ=$VKT_BIN/fuzz_vhost

@@ -6,9 +6,11 @@
  * guest (tests/drivers/vring_test.c) makes available, the handler reads the
  * device-readable buffers and writes them back, XORed with
  * VHOST_KT_TEST_XOR, into the device-writable ones, so the driver can check
- * every byte and every used length.  Nothing here is ever packaged: it only
- * exists so that the core (rings, memory table, IOTLB, workers in both
- * modes) can be driven from userspace without a network.
+ * every byte and every used length.  With VHOST_F_LOG_ALL it logs the pages
+ * it wrote, as vhost-net's RX does (tests/drivers/dirty_log.c checks the
+ * bitmap).  Nothing here is ever packaged: it only exists so that the core
+ * (rings, memory table, IOTLB, dirty log, workers in both modes) can be
+ * driven from userspace without a network.
  *
  * Worker modes are those of /dev/vhost-kt-net: the module default, or what
  * VHOST_SET_FORK_FROM_OWNER chose before VHOST_SET_OWNER.
@@ -89,7 +91,8 @@ static void vkt_test_handle_vq(struct vhost_kt_test *t,
 			       struct vhost_kt_test_vq *tvq)
 {
 	struct vhost_kt_virtqueue *vq = &tvq->vq;
-	unsigned int out, in;
+	struct vhost_kt_log *vq_log;
+	unsigned int out, in, log_num = 0;
 	int head, len, pkts = 0;
 	size_t total = 0;
 
@@ -99,11 +102,14 @@ static void vkt_test_handle_vq(struct vhost_kt_test *t,
 	if (!vhost_kt_vq_meta_prefetch(vq))
 		goto out;
 
+	/* As vhost-net's RX: log what we write while migration runs. */
+	vq_log = unlikely(vhost_kt_has_feature(vq, VHOST_F_LOG_ALL)) ?
+		 vq->log : NULL;
 	atomic_set(&t->worker_tid, task_pid_nr(current));
 	vhost_kt_disable_notify(&t->dev, vq);
 	for (;;) {
 		head = vhost_kt_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
-					    &out, &in, NULL, NULL);
+					    &out, &in, vq_log, &log_num);
 		/* IOTLB miss: the UPDATE from userspace kicks us again. */
 		if (head == -EAGAIN)
 			break;
@@ -126,6 +132,9 @@ static void vkt_test_handle_vq(struct vhost_kt_test *t,
 			atomic64_inc(&t->errors);
 			break;
 		}
+		if (unlikely(vq_log))
+			vhost_kt_log_write(vq, vq_log, log_num, len,
+					   vq->iov + out, in);
 		vhost_kt_add_used_and_signal(&t->dev, vq, head, len);
 		atomic64_inc(&t->chains);
 		atomic64_add(len, &t->bytes);
