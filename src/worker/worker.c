@@ -305,18 +305,19 @@ int vhost_kt_dev_workers_start(struct vhost_kt_dev *dev)
 void vhost_kt_dev_workers_free(struct vhost_kt_dev *dev)
 {
 	struct vhost_kt_worker *worker;
-	bool attached = false;
 	unsigned long i;
 
-	for (i = 0; i < dev->nvqs; i++) {
-		if (rcu_access_pointer(dev->vqs[i]->worker)) {
-			RCU_INIT_POINTER(dev->vqs[i]->worker, NULL);
-			attached = true;
-		}
-	}
-	/* A wakeup callback may still be queueing on a worker it found. */
-	if (attached)
-		synchronize_rcu();
+	/*
+	 * No grace period before the workers go: the callers stopped every
+	 * poll first (remove_wait_queue waits out a wakeup callback that is
+	 * queueing work), no ioctl or write can run, and the workers
+	 * themselves are flushed and stopped by destroy.  A reader that still
+	 * finds a worker under RCU is safe, as workers are freed by RCU.
+	 * This keeps close (and RESET_OWNER) at no grace period when
+	 * SET_OWNER in kthread mode already costs one.
+	 */
+	for (i = 0; i < dev->nvqs; i++)
+		RCU_INIT_POINTER(dev->vqs[i]->worker, NULL);
 
 	/* The default worker plus any that userspace created and left. */
 	xa_for_each(&dev->worker_xa, i, worker)
