@@ -7,7 +7,8 @@
  * owner is 0 before VHOST_SET_OWNER and after RESET_OWNER; workers is "-"
  * when the device has none; a worker whose owner was SIGKILLed (task mode)
  * shows as <id>:<tid>(killed) until the device is closed.  Pids are those
- * of the initial pid namespace.
+ * of the initial pid namespace.  A task-mode worker's tid is 0 until its
+ * thread first runs: SET_OWNER does not wait for that (see task.c).
  *
  * Without CONFIG_DEBUG_FS this file compiles to nothing but no-ops; without
  * debugfs mounted the file simply is not visible.

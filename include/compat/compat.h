@@ -109,4 +109,27 @@ struct vhost_kt_kcov_handle {
 #endif
 };
 
+/*
+ * A TX frame handed to tun/tap as an xdp_buff (TUN_MSG_PTR batches) has its
+ * virtio-net header at data_hard_start.  Older kernels (6.1, 6.12) wrap it
+ * in a struct tun_xdp_hdr that also carries the buffer length; newer ones
+ * (7.2) read the bare header there and take the length from frame_sz.
+ * Returns where the header goes in @buf, which must have room for it.
+ */
+#ifdef COMPAT_HAVE_TUN_XDP_HDR
+#include <linux/if_tun.h>
+static inline void *vhost_kt_compat_tun_xdp_hdr(void *buf, int buflen)
+{
+	struct tun_xdp_hdr *hdr = buf;
+
+	hdr->buflen = buflen;
+	return &hdr->gso;
+}
+#else
+static inline void *vhost_kt_compat_tun_xdp_hdr(void *buf, int buflen)
+{
+	return buf;
+}
+#endif
+
 #endif /* _VHOST_KT_COMPAT_H */

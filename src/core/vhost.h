@@ -62,7 +62,10 @@ struct vhost_kt_worker {
 	int attachment_cnt;
 	/* Set once the owner was SIGKILLed: work is dropped, not queued. */
 	bool killed;
-	/* Thread id for admins (debugfs); 0 until the thread exists. */
+	/*
+	 * Thread id for admins (debugfs); 0 until the thread exists, and in
+	 * task mode until it first runs (SET_OWNER does not wait for that).
+	 */
 	pid_t tid;
 	/* The admin listing reads workers under RCU: freed with kfree_rcu(). */
 	struct rcu_head rcu;

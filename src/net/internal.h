@@ -10,6 +10,7 @@
 #include <linux/net.h>
 #include <linux/ptr_ring.h>
 #include <linux/rcupdate.h>
+#include <net/xdp.h>
 
 #include "../core/vhost.h"
 
@@ -58,6 +59,13 @@ struct vhost_kt_net {
 	struct vhost_kt_net_vq vqs[VHOST_KT_NET_VQ_MAX];
 	/* Socket readiness: EPOLLIN drives RX, EPOLLOUT drives TX. */
 	struct vhost_kt_poll poll[VHOST_KT_NET_VQ_MAX];
+	/*
+	 * TX frames already copied out of the guest into page fragments,
+	 * waiting to go to tun/tap in one sendmsg() (see tx.c).  Only used
+	 * with the TX vq mutex held, and always empty when it is dropped.
+	 */
+	struct xdp_buff tx_xdp[VHOST_KT_NET_BATCH];
+	int tx_batched;
 };
 
 static inline struct vhost_kt_net_vq *

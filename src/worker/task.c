@@ -9,43 +9,49 @@
  * create() fails with -EOPNOTSUPP; the mode ioctl refuses task mode there
  * before it can get that far.
  */
-#include <linux/completion.h>
 #include <linux/sched.h>
 
 #include "worker.h"
 
 #ifdef COMPAT_HAVE_VHOST_TASK
 
+/*
+ * struct vhost_task is private to kernel/vhost_task.c and its layout changes
+ * between releases, so the thread's id cannot be read from the handle.  The
+ * thread records it itself the first time it runs; until then the admin
+ * listing shows tid 0.  Waiting for that first run in SET_OWNER, as earlier
+ * versions did, cost a scheduling round trip per device that stock vhost
+ * does not pay.
+ */
+static void vhost_kt_task_note_tid(struct vhost_kt_worker *worker)
+{
+	if (unlikely(!READ_ONCE(worker->tid)))
+		WRITE_ONCE(worker->tid, task_pid_nr(current));
+}
+
 static bool vhost_kt_task_fn(void *data)
 {
-	return vhost_kt_worker_run_work(data);
+	struct vhost_kt_worker *worker = data;
+
+	vhost_kt_task_note_tid(worker);
+	return vhost_kt_worker_run_work(worker);
 }
 
-/* The owner got SIGKILL: our thread is exiting (6.10+ only). */
+/*
+ * The owner got SIGKILL: our thread is exiting (6.10+ only).  It may not
+ * have run any work yet, hence the tid.
+ */
 static void vhost_kt_task_sigkill(void *data)
 {
-	vhost_kt_worker_killed(data);
-}
+	struct vhost_kt_worker *worker = data;
 
-struct vhost_kt_task_probe {
-	struct vhost_kt_work work;
-	struct vhost_kt_worker *worker;
-	struct completion done;
-};
-
-static void vhost_kt_task_probe_fn(struct vhost_kt_work *work)
-{
-	struct vhost_kt_task_probe *probe;
-
-	probe = container_of(work, struct vhost_kt_task_probe, work);
-	WRITE_ONCE(probe->worker->tid, task_pid_nr(current));
-	complete(&probe->done);
+	vhost_kt_task_note_tid(worker);
+	vhost_kt_worker_killed(worker);
 }
 
 static int vhost_kt_task_create(struct vhost_kt_worker *worker,
 				struct vhost_kt_dev *dev, const char *name)
 {
-	struct vhost_kt_task_probe probe;
 	struct vhost_task *vtsk;
 
 	vtsk = vhost_kt_compat_task_create(vhost_kt_task_fn,
@@ -53,23 +59,7 @@ static int vhost_kt_task_create(struct vhost_kt_worker *worker,
 	if (IS_ERR(vtsk))
 		return PTR_ERR(vtsk);
 	worker->thread = vtsk;
-
-	/*
-	 * struct vhost_task is opaque, so the thread reports its own id, once,
-	 * before the worker is published: admins never see tid 0.  The item
-	 * is on the list before the thread first runs, so it runs even if a
-	 * SIGKILL for the owner makes the thread exit at once (the SIGKILL
-	 * handler drains the list); queueing it later could wake a thread that
-	 * is already gone and wait forever.
-	 */
-	probe.worker = worker;
-	init_completion(&probe.done);
-	vhost_kt_work_init(&probe.work, vhost_kt_task_probe_fn);
-	set_bit(VHOST_KT_WORK_QUEUED, &probe.work.flags);
-	llist_add(&probe.work.node, &worker->work_list);
-
 	vhost_task_start(vtsk);
-	wait_for_completion(&probe.done);
 
 	return 0;
 }

@@ -3,14 +3,19 @@
 #
 # Benchmarks (bench/run, `make bench`; never part of `make check`): stock
 # vhost_net and vhost_kt side by side, each in task and kthread mode, in one
-# boot.  The four datapaths alternate A B C D D C B A ... so that the noise
-# of a shared, emulated machine spreads over all of them.  Each run of
+# boot.  Every test runs on the four datapaths back to back, stock and
+# vhost-kt of one mode next to each other, which of the two goes first
+# alternating between rounds; a ratio thus compares runs seconds apart, not
+# minutes, and slow drifts of a shared, emulated machine cancel out.  A
+# short warm-up round comes first and is not reported.  Each run of
 # tests/drivers/bench_net prints "metric NAME VALUE"; this script turns
 # them into "vkt-bench ROUND DATAPATH NAME VALUE" lines for bench/run.
 . "$VKT_REPO/tests/guest/lib.sh"
 
-ROUNDS=5
-SECS=0.7
+ROUNDS=6
+SECS=1
+# bench_net --pin: driver on CPU 0, workers on CPU 1 during the datapath tests.
+PIN=1
 TESTS="tx64 tx1500 txgso rx64 rx1500 rxgso lat setup mq devs"
 # bench/run may leave settings for this run here.
 [ -f "$VKT_CACHE/bench-params" ] && . "$VKT_CACHE/bench-params"
@@ -25,33 +30,55 @@ DPS=("stock-task|/dev/vhost-net|--mode task"
      "stock-kthread|/dev/vhost-net|--mode kthread"
      "kt-task|/dev/vhost-kt-net-task|"
      "kt-kthread|/dev/vhost-kt-net-kthread|")
-echo "vkt-bench-meta kernel $VKT_KVER rounds $ROUNDS secs $SECS cpus $(nproc)"
-# Even rounds run in reverse order (A B C D, D C B A, ...): no datapath
-# always follows the same one.
-for ((r = 1; r <= ROUNDS; r++)); do
-	order=("${DPS[@]}")
-	((r % 2)) || order=("${DPS[3]}" "${DPS[2]}" "${DPS[1]}" "${DPS[0]}")
-	for dp in "${order[@]}"; do
-		IFS='|' read -r name dev opt <<<"$dp"
-		if [ ! -c "$dev" ]; then
-			vkt_skip "round $r: $name" "no $dev"
-			continue
-		fi
-		t0=$(date +%s)
-		# shellcheck disable=SC2086
-		out=$("$BENCH" $opt --secs "$SECS" "$dev" $TESTS 2>&1)
-		rc=$?
+echo "vkt-bench-meta kernel $VKT_KVER rounds $ROUNDS secs $SECS cpus $(nproc) pin $PIN"
+PINOPT=
+[ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && PINOPT=--pin
+
+# bench_net ROUND DATAPATH-ENTRY SECS TEST: one run; round 0 is not reported.
+bench_one() {
+	local r=$1 name dev opt out rc
+	IFS='|' read -r name dev opt <<<"$2"
+	[ -c "$dev" ] || return 0
+	# shellcheck disable=SC2086
+	out=$("$BENCH" $opt $PINOPT --secs "$3" "$dev" $4 2>&1)
+	rc=$?
+	if [ "$r" -gt 0 ]; then
 		while read -r tag m v; do
 			[ "$tag" = metric ] && echo "vkt-bench $r $name $m $v"
 		done <<<"$out"
-		grep -v "^metric" <<<"$out" | sed "s/^/# /"
-		if [ $rc -eq 0 ]; then
-			vkt_ok "round $r: $name ($(($(date +%s) - t0)) s)"
-		else
-			vkt_fail "round $r: $name"
-			vkt_diag "$(grep -v '^metric' <<<"$out")"
-		fi
+	fi
+	grep -v "^metric" <<<"$out" | sed "s/^/# /"
+	if [ $rc -ne 0 ]; then
+		echo "# round $r: $name $4 failed (rc $rc)"
+		return 1
+	fi
+}
+
+for dp in "${DPS[@]}"; do
+	IFS='|' read -r name dev _ <<<"$dp"
+	[ -c "$dev" ] || vkt_skip "$name" "no $dev"
+done
+# Odd rounds: stock-task kt-task stock-kthread kt-kthread; even rounds the
+# reverse, so within each mode stock and vhost-kt take turns going first.
+for ((r = 0; r <= ROUNDS; r++)); do
+	order=("${DPS[0]}" "${DPS[2]}" "${DPS[1]}" "${DPS[3]}")
+	((r % 2)) || order=("${DPS[3]}" "${DPS[1]}" "${DPS[2]}" "${DPS[0]}")
+	secs=$SECS
+	((r)) || secs=0.2
+	t0=$(date +%s)
+	fails=0
+	for t in $TESTS; do
+		for dp in "${order[@]}"; do
+			bench_one $r "$dp" "$secs" "$t" || fails=$((fails + 1))
+		done
 	done
+	if ((r == 0)); then
+		vkt_ok "warm-up round, not reported ($(($(date +%s) - t0)) s)"
+	elif ((fails == 0)); then
+		vkt_ok "round $r ($(($(date +%s) - t0)) s)"
+	else
+		vkt_fail "round $r: $fails bench_net runs failed"
+	fi
 done
 
 # A real VM (VM=1): iperf3 TCP between L1 and an L2 QEMU/KVM guest whose

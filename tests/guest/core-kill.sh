@@ -33,7 +33,7 @@ gone() {
 }
 dbg_tids() {
 	sed -n "s/^owner=$1 mode=[a-z]* workers=//p" "$DBG" | tr ',' '\n' |
-		sed -n 's/^[0-9]*:\([0-9]*\).*/\1/p'
+		sed -n 's/^[0-9]*:\([1-9][0-9]*\).*/\1/p'
 }
 
 # kill_busy LABEL MODULE-PARAM VRING_TEST-ARGS...

@@ -37,10 +37,17 @@ gone() {
 	done
 	return 1
 }
-# Worker tids of owner PID from debugfs, space separated.
+# Worker tids of owner PID from debugfs, space separated.  A task-mode
+# worker is listed with tid 0 until its thread first runs (SET_OWNER does
+# not wait for that), so this waits up to 10 s for every tid to be known.
 dbg_tids() {
-	sed -n "s/^owner=$1 mode=[a-z]* workers=//p" "$DBG" | tr ',' '\n' |
-		sed -n 's/^[0-9]*:\([0-9]*\).*/\1/p' | sort -n | paste -sd' '
+	local i l
+	for i in $(seq 100); do
+		l=$(sed -n "s/^owner=$1 mode=[a-z]* workers=//p" "$DBG" | tr ',' '\n')
+		grep -q '^[0-9]*:0\b' <<<"$l" || break
+		sleep 0.1
+	done
+	sed -n 's/^[0-9]*:\([0-9]*\).*/\1/p' <<<"$l" | sort -n | paste -sd' '
 }
 dbg_mode() { sed -n "s/^owner=$1 mode=\([a-z]*\) .*/\1/p" "$DBG"; }
 # Threads of PID named vhost-PID, from /proc only.
@@ -133,7 +140,7 @@ task_half() {
 
 	# A second worker: two vhost-<pid> threads, both listed.
 	out=$(python3 - "$T" <<'PY' 2>&1
-import os, subprocess, sys
+import os, subprocess, sys, time
 sys.path.insert(0, os.environ['VKT_REPO'] + '/tests/guest')
 import vhostctl as v
 fd = os.open(sys.argv[1], os.O_RDWR)
@@ -142,7 +149,12 @@ v.run(fd, 'set-owner')
 w = v.run(fd, 'new-worker')
 v.run(fd, 'attach-worker:1:%d' % w)
 pid = os.getpid()
-dbg = [l for l in open('/sys/kernel/debug/vhost_kt/devices') if l.startswith('owner=%d ' % pid)]
+# Tids are 0 until the threads first run: give them up to 10 s.
+for _ in range(100):
+    dbg = [l for l in open('/sys/kernel/debug/vhost_kt/devices') if l.startswith('owner=%d ' % pid)]
+    if not any(x.split(':')[1].startswith('0') for x in dbg[0].split('workers=')[1].split(',')):
+        break
+    time.sleep(0.1)
 d = sorted(int(x.split(':')[1].rstrip('\n').split('(')[0])
            for x in dbg[0].split('workers=')[1].split(','))
 p = sorted(int(t) for t in os.listdir('/proc/%d/task' % pid)
