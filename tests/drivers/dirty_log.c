@@ -424,7 +424,8 @@ static int tap_setup(void)
 	close(s);
 	if (r)
 		return -1;
-	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE));
+	/* Protocol 0: silent until bound to the tap. */
+	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (pkt < 0)
 		return -1;
 	sll.sll_protocol = htons(ETHERTYPE);

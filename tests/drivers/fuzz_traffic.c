@@ -355,7 +355,8 @@ static void traffic(void)
 	if (opt_rx) {
 		struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 
-		pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+		/* Protocol 0: silent until bound to the tap. */
+		pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 		sll.sll_protocol = htons(ETH_P_ALL);
 		sll.sll_ifindex = if_nametoindex(ifname);
 		if (pkt >= 0 && bind(pkt, (struct sockaddr *)&sll, sizeof(sll)))

@@ -522,7 +522,12 @@ static int packet_socket(int proto)
 	};
 	int s, sz = 16 << 20;
 
-	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(proto));
+	/*
+	 * Protocol 0 until bind(): with a protocol, the socket would hear
+	 * that ethertype on every interface (another test's tap) until it
+	 * is bound to ours.
+	 */
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		bail("AF_PACKET socket");
 	if (bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)

@@ -114,7 +114,11 @@ int packet_socket(const char *ifname)
 	struct sockaddr_ll sll = { 0 };
 	int s;
 
-	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	/*
+	 * Protocol 0 until bind(): a socket created with a protocol hears
+	 * every interface until it is bound to one.
+	 */
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
 	sll.sll_family = AF_PACKET;
