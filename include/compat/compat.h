@@ -132,4 +132,25 @@ static inline void *vhost_kt_compat_tun_xdp_hdr(void *buf, int buflen)
 }
 #endif
 
+/* Give back what a page_frag_cache still holds (6.8 added the helper). */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#ifdef COMPAT_HAVE_PAGE_FRAG_CACHE_H
+#include <linux/page_frag_cache.h>
+#endif
+#ifdef COMPAT_HAVE_PAGE_FRAG_CACHE_DRAIN
+static inline void vhost_kt_compat_page_frag_cache_drain(struct page_frag_cache *nc)
+{
+	page_frag_cache_drain(nc);
+}
+#else
+static inline void vhost_kt_compat_page_frag_cache_drain(struct page_frag_cache *nc)
+{
+	if (!nc->va)
+		return;
+	__page_frag_cache_drain(virt_to_head_page(nc->va), nc->pagecnt_bias);
+	nc->va = NULL;
+}
+#endif
+
 #endif /* _VHOST_KT_COMPAT_H */

@@ -66,6 +66,8 @@ struct vhost_kt_net {
 	 */
 	struct xdp_buff tx_xdp[VHOST_KT_NET_BATCH];
 	int tx_batched;
+	/* Buffers of the batched frames; used under the TX queue mutex. */
+	struct page_frag_cache tx_frags;
 };
 
 static inline struct vhost_kt_net_vq *

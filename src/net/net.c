@@ -590,6 +590,7 @@ static int vhost_kt_net_release(struct inode *inode, struct file *f)
 		sockfd_put(tx_sock);
 	if (rx_sock)
 		sockfd_put(rx_sock);
+	vhost_kt_compat_page_frag_cache_drain(&n->tx_frags);
 	kfree(n->vqs[VHOST_KT_NET_VQ_RX].rxq.queue);
 	kfree(n->dev.vqs);
 	kvfree(n);

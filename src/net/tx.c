@@ -112,7 +112,12 @@ static int tx_build_xdp(struct vhost_kt_net *n, struct vhost_kt_net_vq *nvq,
 	if (buflen > PAGE_SIZE)
 		return -ENOSPC;
 
-	buf = netdev_alloc_frag(buflen);
+	/*
+	 * A cache of our own, as stock vhost-net keeps: the worker may
+	 * sleep here, so GFP_KERNEL, and no per-CPU cache to reach with
+	 * bottom halves off for every frame.
+	 */
+	buf = page_frag_alloc(&n->tx_frags, buflen, GFP_KERNEL);
 	if (unlikely(!buf))
 		return -ENOSPC;
 
