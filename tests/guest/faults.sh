@@ -65,8 +65,11 @@ owner_dies() {
 	if [ "$how" = kill ]; then
 		"$FT" --mode "$mode" --at 1500 --seconds 50 --rx /dev/vhost-kt-net >"$out" 2>&1 &
 	else
-		"$FT" --mode "$mode" --at 2000 --action exit --seconds 8 --rx \
-			/dev/vhost-kt-net >"$out" 2>&1 &
+		# Busy until the worker has been looked at (--while), however
+		# slow the guest; at most 60 s.
+		touch "$VKT_TMP/ft.busy"
+		"$FT" --mode "$mode" --at 2000 --action exit --seconds 60 --rx \
+			--while "$VKT_TMP/ft.busy" /dev/vhost-kt-net >"$out" 2>&1 &
 	fi
 	pid=$!
 	if ! wait_busy "$out" $pid; then
@@ -77,6 +80,7 @@ owner_dies() {
 		return
 	fi
 	t=$(tids $pid)
+	rm -f "$VKT_TMP/ft.busy"
 	vkt_check "$l: the worker is listed while busy ($(echo $t))" test -n "$t"
 	if [ "$how" = kill ]; then
 		kill -KILL $pid

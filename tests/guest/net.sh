@@ -46,6 +46,9 @@ for def in N Y; do
 	rc=$?
 	vkt_run_tap cat "$VKT_TMP/net-a.tap"
 	vkt_check_eq "two devices at once (default $w), first: exit status" 0 $rc
+	# tun refuses whole TX batches once its interface is deleted.
+	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), tap deleted" \
+		--frames 100 --cycles 1 --delete-tap --expect-worker $w /dev/vhost-kt-net
 	# The per-device ioctl, before SET_OWNER, also picks the mode.
 	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), fork-owner kthread" \
 		--ping --mode kthread --expect-worker kthread /dev/vhost-kt-net
