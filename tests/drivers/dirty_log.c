@@ -57,6 +57,8 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include "../lib/tap.h"
+
 #include "../../include/uapi/vhost_kt.h"
 #include "../kmod/vhost_kt_test.h"
 
@@ -78,47 +80,8 @@
 #define barrier()	__sync_synchronize()
 
 static const char *dev_path = "/dev/vhost-kt-test";
-static const char *label;
 static int opt_mode = -1, opt_iotlb, opt_errors;
 static bool is_net;
-
-/* ---- TAP ---- */
-
-static int tap_n, tap_failed;
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - %s%s", ok ? "" : "not ", ++tap_n, label ? label : "",
-	       label ? ": " : "");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_failed++;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void __attribute__((noreturn)) bail(const char *what)
-{
-	tap(false, "%s: %s", what, strerror(errno));
-	printf("1..%d\n", tap_n);
-	exit(1);
-}
 
 /* ---- guest memory and the log ---- */
 
@@ -632,8 +595,8 @@ static void check_log(const char *what)
 		}
 	}
 	diag("%u bits set", set);
-	tap(!missing, "%s: every page the device wrote is logged", what);
-	tap(!extra && before,
+	check(!missing, "%s: every page the device wrote is logged", what);
+	check(!extra && before,
 	    "%s: no page it did not write is logged (%s)", what,
 	    opt_iotlb ? "by GPA, not IOVA or log_guest_addr" : "by GPA");
 }
@@ -674,7 +637,7 @@ static void test_traffic(void)
 		r = vq_setup(&vqs[i]);
 	if (!r)
 		r = backend_run(true);
-	tap(!r, "%s: device set up with VHOST_F_LOG_ALL (acked before the memory table)%s, queue 0 logged",
+	check(!r, "%s: device set up with VHOST_F_LOG_ALL (acked before the memory table)%s, queue 0 logged",
 	    what, opt_iotlb ? " and an IOTLB" : "");
 	if (r)
 		return;
@@ -686,7 +649,7 @@ static void test_traffic(void)
 	n = 0;
 
 	r = is_net ? traffic_net() : traffic_test();
-	tap(!r, "%s: traffic crossed the rings", what);
+	check(!r, "%s: traffic crossed the rings", what);
 	/* Detaching flushes the worker: logging after used is done now. */
 	if (backend_run(false))
 		r = -1;
@@ -697,7 +660,7 @@ static void test_traffic(void)
 	check_log(what);
 	if (read(logfd, &n, sizeof(n)) < 0)
 		n = 0;
-	tap(n > 0, "%s: log eventfd signalled (%llu)", what,
+	check(n > 0, "%s: log eventfd signalled (%llu)", what,
 	    (unsigned long long)n);
 }
 
@@ -732,7 +695,7 @@ static void test_unwritable_log(void)
 			diag("used idx %u, expected 1", used_idx(&vqs[0]));
 		backend_run(false);
 	}
-	tap(!r, "log base in a PROT_NONE page: accepted, traffic still flows");
+	check(!r, "log base in a PROT_NONE page: accepted, traffic still flows");
 	close(fd);
 	munmap(none, PAGE);
 }
@@ -740,7 +703,7 @@ static void test_unwritable_log(void)
 /* errno of bad log arguments (queue 0 set up, backend as said). */
 static void expect_errno(int r, int err, const char *what)
 {
-	tap(r < 0 && errno == err, "%s: %s", what, strerror(err));
+	check(r < 0 && errno == err, "%s: %s", what, strerror(err));
 	if (!(r < 0 && errno == err))
 		diag("got %d (%s)", r, r < 0 ? strerror(errno) : "success");
 }
@@ -759,16 +722,16 @@ static void test_errors(void)
 	    (is_net && tap_setup()) ||
 	    xioctl(VHOST_SET_FEATURES, &features, "VHOST_SET_FEATURES") ||
 	    set_mem_table() || vq_setup(&vqs[0]) || vq_setup(&vqs[1])) {
-		tap(false, "errors: device set up");
+		check(false, "errors: device set up");
 		return;
 	}
 	expect_errno(ioctl(fd, VHOST_SET_LOG_BASE, NULL), EFAULT,
 		     "SET_LOG_BASE with a NULL argument");
-	tap(ioctl(fd, VHOST_SET_LOG_BASE, &kern) == 0,
+	check(ioctl(fd, VHOST_SET_LOG_BASE, &kern) == 0,
 	    "SET_LOG_BASE to a kernel address with no backend: accepted, checked at start");
 	expect_errno(backend_run(true), EFAULT,
 		     "starting a queue with VRING_F_LOG and a kernel log base");
-	tap(ioctl(fd, VHOST_SET_LOG_BASE, &logp) == 0 && !backend_run(true),
+	check(ioctl(fd, VHOST_SET_LOG_BASE, &logp) == 0 && !backend_run(true),
 	    "good log base: queues start");
 	expect_errno(ioctl(fd, VHOST_SET_LOG_BASE, &kern), EFAULT,
 		     "SET_LOG_BASE to a kernel address while running");
@@ -781,11 +744,11 @@ static void test_errors(void)
 	features |= 1ULL << VHOST_F_LOG_ALL;
 	expect_errno(ioctl(fd, VHOST_SET_FEATURES, &features), EFAULT,
 		     "acking VHOST_F_LOG_ALL when a queue's log base cannot cover guest memory");
-	tap(ioctl(fd, VHOST_SET_LOG_BASE, &logp) == 0 &&
+	check(ioctl(fd, VHOST_SET_LOG_BASE, &logp) == 0 &&
 	    ioctl(fd, VHOST_SET_FEATURES, &features) == 0,
 	    "VHOST_F_LOG_ALL acked once the log base is good");
 	features &= ~(1ULL << VHOST_F_LOG_ALL);
-	tap(ioctl(fd, VHOST_SET_FEATURES, &features) == 0,
+	check(ioctl(fd, VHOST_SET_FEATURES, &features) == 0,
 	    "VHOST_F_LOG_ALL dropped again");
 
 	memset(&a, 0, sizeof(a));
@@ -811,10 +774,10 @@ static void test_errors(void)
 		     "SET_LOG_FD with a non-eventfd");
 	close(nullfd);
 	logfd = eventfd(0, EFD_CLOEXEC);
-	tap(ioctl(fd, VHOST_SET_LOG_FD, &logfd) == 0,
+	check(ioctl(fd, VHOST_SET_LOG_FD, &logfd) == 0,
 	    "SET_LOG_FD with an eventfd");
 	logfd = -1;
-	tap(ioctl(fd, VHOST_SET_LOG_FD, &logfd) == 0, "SET_LOG_FD -1 unbinds");
+	check(ioctl(fd, VHOST_SET_LOG_FD, &logfd) == 0, "SET_LOG_FD -1 unbinds");
 	backend_run(false);
 }
 
@@ -836,7 +799,7 @@ int main(int argc, char **argv)
 			break;
 		case 'T': opt_iotlb = 1; break;
 		case 'E': opt_errors = 1; break;
-		case 'l': label = optarg; break;
+		case 'l': tap_label = optarg; break;
 		default:
 			fprintf(stderr, "usage: dirty_log [--dev PATH] [--mode kthread|task] [--iotlb] [--errors] [--label S]\n");
 			return 2;
@@ -859,6 +822,5 @@ int main(int argc, char **argv)
 			test_unwritable_log();
 		}
 	}
-	printf("1..%d\n", tap_n);
-	return tap_failed ? 1 : 0;
+	return tap_end();
 }

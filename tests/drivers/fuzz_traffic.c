@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/tap.h"
+
 #define SET_FORK_FROM_OWNER _IOW(VHOST_VIRTIO, 0x84, __u8)
 #define RING		256
 #define FRAME		1514
@@ -60,7 +62,6 @@ static const char *opt_action = "none";
 static bool opt_rx, opt_quiet;
 static const char *opt_while;	/* traffic only while this file exists */
 static unsigned long opt_cycles;
-static unsigned int test_no, failures;
 
 static int fd, tap = -1, pkt = -1;
 static char ifname[IFNAMSIZ];
@@ -75,28 +76,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static bool check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %u - %s: ", cond ? "" : "not ", ++test_no, dev_path);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-	return cond;
-}
-
-static void __attribute__((noreturn)) bail(const char *what)
-{
-	check(false, "%s: %s", what, strerror(errno));
-	printf("1..%u\n", test_no);
-	exit(1);
 }
 
 #define DESC(q)		((struct vring_desc *)(mem + 0x1000 + (q) * 0x10000))
@@ -349,6 +328,7 @@ static void print_cpu(void)
 static void traffic(void)
 {
 	unsigned long n;
+	int rc;
 	double t0;
 
 	tap = tap_create();
@@ -378,10 +358,9 @@ static void traffic(void)
 	if (!strcmp(opt_action, "exit")) {
 		/* Leave everything open and busy: exit() does the cleanup. */
 		run(opt_seconds);
-		printf("1..%u\n", test_no);
-		fflush(stdout);
+		rc = tap_end();
 		kick(TXQ);
-		exit(failures ? 1 : 0);
+		exit(rc);
 	} else if (!strcmp(opt_action, "close-tap")) {
 		close(tap);
 		tap = -1;
@@ -498,6 +477,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dev_path = argv[optind];
+	tap_label = dev_path;
 	signal(SIGPIPE, SIG_IGN);
 	if (opt_cycles) {
 		cycles();
@@ -512,6 +492,5 @@ int main(int argc, char **argv)
 		}
 		traffic();
 	}
-	printf("1..%u\n", test_no);
-	return failures ? 1 : 0;
+	return tap_end();
 }

@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/tap.h"
+
 #ifndef VHOST_FORK_OWNER_KTHREAD
 #define VHOST_FORK_OWNER_KTHREAD 0
 #define VHOST_FORK_OWNER_TASK 1
@@ -81,71 +83,8 @@ static bool opt_v1 = true, opt_vhost_hdr, opt_ping;
 static int opt_mode = -1;		/* VHOST_FORK_OWNER_* or -1 */
 static const char *opt_expect_worker;
 static unsigned int seed = 1;
-static const char *label;
 static bool opt_debug;
 static bool opt_lax_numbuf;
-
-/* ---- TAP ---- */
-
-static unsigned int test_no, failures;
-
-static void vdiag(const char *fmt, va_list ap)
-{
-	printf("# ");
-	vprintf(fmt, ap);
-	printf("\n");
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vdiag(fmt, ap);
-	va_end(ap);
-}
-
-static bool check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %u - %s%s", cond ? "" : "not ", ++test_no,
-	       label ? label : "", label ? ": " : "");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-	return cond;
-}
-
-static void skip(const char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("ok %u - %s%s", ++test_no, label ? label : "",
-	       label ? ": " : "");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf(" # SKIP %s\n", why);
-	fflush(stdout);
-}
-
-static void __attribute__((noreturn)) bail(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("not ok %u - %s%s", ++test_no, label ? label : "",
-	       label ? ": " : "");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf(" (%s)\n1..%u\n", strerror(errno), test_no);
-	exit(1);
-}
 
 /* Expect an ioctl to fail with @err. */
 static void check_errno(int fd, unsigned long req, void *arg, int err,
@@ -1407,7 +1346,7 @@ int main(int argc, char **argv)
 		case 8: opt_v1 = false; break;
 		case 9: opt_vhost_hdr = true; break;
 		case 'p': opt_ping = true; break;
-		case 'L': label = optarg; break;
+		case 'L': tap_label = optarg; break;
 		case 'D': opt_debug = true; break;
 		case 10: opt_lax_numbuf = true; break;
 		case 11:
@@ -1490,6 +1429,5 @@ int main(int argc, char **argv)
 	close(peer);
 	if (bfd != peer)
 		close(bfd);
-	printf("1..%u\n", test_no);
-	return failures ? 1 : 0;
+	return tap_end();
 }

@@ -35,6 +35,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "../lib/tap.h"
+
 #include "../../include/uapi/vhost_kt.h"
 #include "../kmod/vhost_kt_test.h"
 
@@ -64,7 +66,6 @@ struct opts {
 	int always_kick;
 	int timeout_ms;
 	unsigned int seed;
-	const char *label;
 };
 
 static struct opts o = {
@@ -80,37 +81,6 @@ static struct opts o = {
 	.timeout_ms = 20000,
 	.seed = 1,
 };
-
-/* ---- TAP ---- */
-
-static int tap_n, tap_failed;
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - %s%s", ok ? "" : "not ", ++tap_n,
-	       o.label ? o.label : "", o.label ? ": " : "");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_failed++;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 /* ---- guest memory ---- */
 
@@ -951,7 +921,7 @@ static void test_traffic(void)
 	describe(what, sizeof(what), o.num);
 	mem_layout(vq_mem_need(o.num) * o.nvqs, o.regions);
 	r = dev_open(&d, o.num, o.nvqs, o.base);
-	tap(!r, "device set up: %s", what);
+	check(!r, "device set up: %s", what);
 	if (r)
 		return;
 	r = traffic(&d, o.count, o.seconds);
@@ -959,7 +929,7 @@ static void test_traffic(void)
 		pushed += d.vq[i].pushed;
 		bytes += d.vq[i].bytes;
 	}
-	tap(!r, "%lu chains (%lu bytes) echoed, every length and byte checked: %s",
+	check(!r, "%lu chains (%lu bytes) echoed, every length and byte checked: %s",
 	    pushed, bytes, what);
 	if (r)
 		goto out;
@@ -979,7 +949,7 @@ static void test_traffic(void)
 			r = -1;
 		}
 	}
-	tap(!r, "ring indices after the run (16-bit wrap from %u)", o.base);
+	check(!r, "ring indices after the run (16-bit wrap from %u)", o.base);
 
 	r = xioctl(d.fd, VHOST_KT_TEST_GET_STATS, &st, "VHOST_KT_TEST_GET_STATS");
 	if (!r && (st.chains != pushed || st.bytes != bytes || st.errors)) {
@@ -988,7 +958,7 @@ static void test_traffic(void)
 		     (unsigned long long)st.errors);
 		r = -1;
 	}
-	tap(!r, "backend counted the same chains and bytes, no errors");
+	check(!r, "backend counted the same chains and bytes, no errors");
 	if (!r)
 		diag("last worker tid %d, owner pid %d", st.worker_tid, getpid());
 out:
@@ -1108,7 +1078,7 @@ static void test_bad(enum bad b)
 	int r;
 
 	if (dev_open(&d, o.num, 1, o.base)) {
-		tap(false, "malformed ring (%s): device set up", bad_name[b]);
+		check(false, "malformed ring (%s): device set up", bad_name[b]);
 		return;
 	}
 	q = &d.vq[0];
@@ -1120,7 +1090,7 @@ static void test_bad(enum bad b)
 		diag("kick: %s", strerror(errno));
 	r = wait_fd(q->err, 5000);
 	usleep(20000);
-	tap(r && q->vr.used->idx == before,
+	check(r && q->vr.used->idx == before,
 	    "malformed ring refused (%s): error eventfd signalled, used ring untouched",
 	    bad_name[b]);
 	if (!r || q->vr.used->idx != before)
@@ -1143,7 +1113,7 @@ static void test_bad(enum bad b)
 	}
 	if (!r)
 		r = traffic(&d, 200, 0);
-	tap(!r, "ring reset and works again after: %s", bad_name[b]);
+	check(!r, "ring reset and works again after: %s", bad_name[b]);
 	dev_close(&d);
 }
 
@@ -1157,7 +1127,7 @@ static void test_limits(void)
 
 	d.fd = open(o.dev, O_RDWR | O_CLOEXEC);
 	if (d.fd < 0 || ioctl(d.fd, VHOST_SET_OWNER) < 0) {
-		tap(false, "ring size limits: open/SET_OWNER: %s", strerror(errno));
+		check(false, "ring size limits: open/SET_OWNER: %s", strerror(errno));
 		return;
 	}
 	for (i = 0; i < sizeof(bad_nums) / sizeof(bad_nums[0]); i++) {
@@ -1177,7 +1147,7 @@ static void test_limits(void)
 		diag("SET_VRING_NUM on vq %u: %s", s.index, strerror(errno));
 		ok = false;
 	}
-	tap(ok, "SET_VRING_NUM: 32768 ok; 0, 3, 100, 65536 EINVAL; bad index ENOBUFS");
+	check(ok, "SET_VRING_NUM: 32768 ok; 0, 3, 100, 65536 EINVAL; bad index ENOBUFS");
 	close(d.fd);
 }
 
@@ -1246,7 +1216,7 @@ int main(int argc, char **argv)
 		case 'N': o.negative = 1; break;
 		case 't': o.timeout_ms = atoi(optarg); break;
 		case 'S': o.seed = strtoul(optarg, NULL, 0); break;
-		case 'l': o.label = optarg; break;
+		case 'l': tap_label = optarg; break;
 		default: usage();
 		}
 	}
@@ -1273,6 +1243,5 @@ int main(int argc, char **argv)
 	} else {
 		test_traffic();
 	}
-	printf("1..%d\n", tap_n);
-	return tap_failed ? 1 : 0;
+	return tap_end();
 }

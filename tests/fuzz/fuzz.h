@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/tap.h"
+
 #define V 0xaf
 #define IOW(nr, sz) _IOC(_IOC_WRITE, V, nr, sz)
 #define IOR(nr, sz) _IOC(_IOC_READ, V, nr, sz)
@@ -53,8 +55,6 @@ static inline uint64_t rn(uint64_t n) { return n ? rnd() % n : 0; }
 static inline bool chance(unsigned int pct) { return rn(100) < pct; }
 double now(void);
 bool out_of_time(void);
-void check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Arguments (setup.c). */
 enum arg_class {

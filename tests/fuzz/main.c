@@ -44,7 +44,6 @@ static int nnodes;
 static const char *only_phase;
 bool opt_tap = true;
 double t_end;
-static unsigned int test_no, failures;
 
 uint64_t rnd(void)
 {
@@ -66,32 +65,6 @@ double now(void)
 }
 
 bool out_of_time(void) { return now() > t_end; }
-
-void check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %u - ", cond ? "" : "not ", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
-
-void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 /* ---- main ---- */
 
@@ -177,8 +150,8 @@ int main(int argc, char **argv)
 			phases[p].fn(nodes[i]);
 		}
 	}
-	printf("# %u checks, %u failed, %.1f s, seed %llu\n1..%u\n", test_no,
-	       failures, now() - start, (unsigned long long)seed, test_no);
-	return failures ? 1 : 0;
+	diag("%u checks, %u failed, %.1f s, seed %llu", tap_n, tap_failed,
+	     now() - start, (unsigned long long)seed);
+	return tap_end();
 }
 

@@ -13,24 +13,6 @@ load() {
 		test -c /dev/vhost-kt-test
 }
 
-# dead PID: up to 15 s for PID to be gone or a zombie.
-dead() {
-	local i s
-	for i in $(seq 150); do
-		s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/"$1"/status 2>/dev/null)
-		[ -z "$s" ] || [ "$s" = Z ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-gone() {
-	local i
-	for i in $(seq 150); do
-		[ -e "$1" ] || return 0
-		sleep 0.1
-	done
-	return 1
-}
 dbg_tids() {
 	sed -n "s/^owner=$1 mode=[a-z]* workers=//p" "$DBG" | tr ',' '\n' |
 		sed -n 's/^[0-9]*:\([1-9][0-9]*\).*/\1/p'
@@ -63,11 +45,11 @@ kill_busy() {
 	fi
 	vkt_ok "$l: vring_test busy with workers $(echo $tids)"
 	kill -KILL $pid
-	vkt_check "$l: the owner dies within 15 s of SIGKILL" dead $pid
+	vkt_check "$l: the owner dies within 15 s of SIGKILL" vkt_wait_dead $pid
 	wait $pid 2>/dev/null
 	ok=1
 	for t in $tids; do
-		gone /proc/"$t" || ok=
+		vkt_wait_gone /proc/"$t" || ok=
 	done
 	if [ -n "$ok" ]; then
 		vkt_ok "$l: worker threads are gone"
@@ -99,13 +81,13 @@ orphan() {
 	done
 	sleep 0.5
 	kill -KILL $pid
-	vkt_check "$l: the owner dies within 15 s of SIGKILL" dead $pid
+	vkt_check "$l: the owner dies within 15 s of SIGKILL" vkt_wait_dead $pid
 	wait $pid 2>/dev/null
 	line=$(grep "^owner=$pid " $DBG)
 	if [ "$mode" = 1 ]; then
 		ok=1
 		for t in $tids; do
-			gone /proc/"$t" || ok=
+			vkt_wait_gone /proc/"$t" || ok=
 		done
 		vkt_check_eq "$l: task worker died with its owner (listed as killed)" "1 killed" \
 			"${ok:-0} $(grep -q '(killed)' <<<"$line" && echo killed)"
@@ -121,7 +103,7 @@ orphan() {
 	vkt_check_eq "$l: the device closes when the child exits" "" "$(cat $DBG)"
 	ok=1
 	for t in $tids; do
-		gone /proc/"$t" || ok=
+		vkt_wait_gone /proc/"$t" || ok=
 	done
 	vkt_check "$l: no worker thread left" test -n "$ok"
 	vkt_check "$l: rmmod vhost_kt_test vhost_kt" rmmod vhost_kt_test vhost_kt

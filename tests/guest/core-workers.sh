@@ -28,15 +28,6 @@ wait_line() {
 	done
 	return 1
 }
-# gone PATH: up to 10 s for PATH to disappear.
-gone() {
-	local i
-	for i in $(seq 100); do
-		[ -e "$1" ] || return 0
-		sleep 0.1
-	done
-	return 1
-}
 # Worker tids of owner PID from debugfs, space separated.  A task-mode
 # worker is listed with tid 0 until its thread first runs (SET_OWNER does
 # not wait for that), so this waits up to 10 s for every tid to be known.
@@ -110,7 +101,7 @@ kthread_half() {
 	vkt_check_eq "kthread mode: worker is in the owner's cgroup" "$(cat /proc/"$pid"/cgroup)" \
 		"$(cat /proc/"$tid"/cgroup)"
 	stop_owner kt
-	vkt_check "kthread mode: worker exits when the device is closed" gone /proc/"$tid"
+	vkt_check "kthread mode: worker exits when the device is closed" vkt_wait_gone /proc/"$tid"
 	vkt_check_eq "kthread mode: debugfs no longer lists the device" "" "$(grep "^owner=$pid " $DBG)"
 }
 
@@ -136,7 +127,7 @@ task_half() {
 	vkt_check_eq "task mode: worker is in the owner's cgroup" "$(cat /proc/"$pid"/cgroup)" \
 		"$(cat /proc/"$tid"/cgroup)"
 	stop_owner task
-	vkt_check "task mode: worker exits when the device is closed" gone /proc/"$tid"
+	vkt_check "task mode: worker exits when the device is closed" vkt_wait_gone /proc/"$tid"
 
 	# A second worker: two vhost-<pid> threads, both listed.
 	out=$(python3 - "$T" <<'PY' 2>&1

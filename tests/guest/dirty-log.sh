@@ -11,19 +11,10 @@
 . "$VKT_REPO/tests/guest/lib.sh"
 DL=$VKT_BIN/dirty_log
 
-if ! vkt_load_module inherit_owner_default=N ||
-	! insmod "$VKT_BUILD/vhost_kt_test.ko"; then
-	vkt_fail "vhost_kt and vhost_kt_test load"
-	vkt_done
-	exit
-fi
+vkt_require "vhost_kt loads" vkt_load_module inherit_owner_default=N
+vkt_require "vhost_kt_test loads" insmod "$VKT_BUILD/vhost_kt_test.ko"
 
-modes=(kthread)
-if vkt_have_vhost_task; then
-	modes+=(task)
-else
-	vkt_skip "dirty log in task mode" "kernel $VKT_KVER has no vhost_task"
-fi
+vkt_test_modes "dirty log"
 
 for m in "${modes[@]}"; do
 	for dev in /dev/vhost-kt-test /dev/vhost-kt-net; do

@@ -14,35 +14,9 @@ FT=$VKT_BIN/fuzz_traffic
 DBG=/sys/kernel/debug/vhost_kt/devices
 REF=/sys/module/vhost_kt/refcnt
 
-if [ ! -x "$FT" ]; then
-	vkt_fail "fuzz_traffic is built ($FT)"
-	vkt_done
-	exit
-fi
-if ! vkt_load_module; then
-	vkt_fail "vhost_kt loads"
-	vkt_done
-	exit
-fi
+vkt_require "fuzz_traffic is built ($FT)" test -x "$FT"
+vkt_require "vhost_kt loads" vkt_load_module
 
-# Up to 15 s for a pid to be gone (or a zombie), or a path to vanish.
-dead() {
-	local i s
-	for i in $(seq 150); do
-		s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/"$1"/status 2>/dev/null)
-		{ [ -z "$s" ] || [ "$s" = Z ]; } && return 0
-		sleep 0.1
-	done
-	return 1
-}
-gone() {
-	local i
-	for i in $(seq 150); do
-		[ -e "$1" ] || return 0
-		sleep 0.1
-	done
-	return 1
-}
 # Worker thread ids of owner PID, from the debugfs listing.
 tids() {
 	sed -n "s/^owner=$1 mode=[a-z]* workers=//p" "$DBG" | tr ',' '\n' |
@@ -84,7 +58,7 @@ owner_dies() {
 	vkt_check "$l: the worker is listed while busy ($(echo $t))" test -n "$t"
 	if [ "$how" = kill ]; then
 		kill -KILL $pid
-		vkt_check "$l: the owner dies within 15 s of SIGKILL" dead $pid
+		vkt_check "$l: the owner dies within 15 s of SIGKILL" vkt_wait_dead $pid
 		wait $pid
 		rc=$?
 		vkt_check_eq "$l: exit status is SIGKILL's" 137 $rc
@@ -93,7 +67,7 @@ owner_dies() {
 		rc=$?
 		vkt_check_eq "$l: the owner exits normally with the worker busy" 0 $rc
 	fi
-	for i in $t; do gone /proc/"$i" || ok=; done
+	for i in $t; do vkt_wait_gone /proc/"$i" || ok=; done
 	if [ -n "$ok" ]; then
 		vkt_ok "$l: the worker thread is gone from /proc"
 	else
@@ -103,12 +77,7 @@ owner_dies() {
 	vkt_check_eq "$l: the device was released (debugfs lists nothing)" "" "$(cat $DBG)"
 }
 
-modes=(kthread)
-if vkt_have_vhost_task; then
-	modes+=(task)
-else
-	vkt_skip "task mode faults" "no vhost_task in $VKT_KVER"
-fi
+vkt_test_modes "faults"
 
 for m in "${modes[@]}"; do
 	owner_dies "$m" kill
@@ -148,5 +117,5 @@ kill -KILL $pid 2>/dev/null
 wait $pid
 vkt_check "rmmod vhost_kt succeeds once everything is closed" \
 	timeout 30 rmmod vhost_kt
-vkt_check "the module is gone" gone /sys/module/vhost_kt
+vkt_check "the module is gone" vkt_wait_gone /sys/module/vhost_kt
 vkt_done

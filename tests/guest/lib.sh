@@ -63,6 +63,49 @@ vkt_load_module() {
 }
 vkt_unload_module() { rmmod vhost_kt; }
 
+# vkt_require LABEL CMD...: what the rest of a test stands on.  If CMD
+# fails, that is one failure and the test ends there.
+vkt_require() {
+	local l=$1
+	shift
+	"$@" && return 0
+	vkt_fail "$l"
+	vkt_done
+	exit
+}
+
+# vkt_test_modes WHAT: the worker modes this kernel runs, in the array
+# `modes`; where it has no vhost_task, task mode is a skip of WHAT.
+vkt_test_modes() {
+	modes=(kthread)
+	if vkt_have_vhost_task; then
+		modes+=(task)
+	else
+		vkt_skip "$1 in task mode" "no vhost_task in $VKT_KVER"
+	fi
+}
+
+# Up to 15 s for process PID to be gone (or a zombie).
+vkt_wait_dead() {
+	local i s
+	for i in $(seq 150); do
+		s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/"$1"/status 2>/dev/null)
+		{ [ -z "$s" ] || [ "$s" = Z ]; } && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Up to 15 s for PATH to vanish.
+vkt_wait_gone() {
+	local i
+	for i in $(seq 150); do
+		[ -e "$1" ] || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 vkt_done() {
 	echo "1..$_vkt_n"
 	[ "$_vkt_failed" -eq 0 ]

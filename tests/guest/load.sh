@@ -16,22 +16,9 @@ CYCLES=${VKT_LOAD_CYCLES:-10000}
 CYCLE_SECONDS=${VKT_LOAD_SECONDS:-240}
 NDEV=64
 
-if [ ! -x "$FT" ]; then
-	vkt_fail "fuzz_traffic is built ($FT)"
-	vkt_done
-	exit
-fi
-if ! vkt_load_module; then
-	vkt_fail "vhost_kt loads"
-	vkt_done
-	exit
-fi
-modes=(kthread)
-if vkt_have_vhost_task; then
-	modes+=(task)
-else
-	vkt_skip "task mode load" "no vhost_task in $VKT_KVER"
-fi
+vkt_require "fuzz_traffic is built ($FT)" test -x "$FT"
+vkt_require "vhost_kt loads" vkt_load_module
+vkt_test_modes "load"
 
 mem_kb() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" /proc/meminfo; }
 # Let RCU-freed objects and dead kthreads go, then count.

@@ -7,13 +7,7 @@
 # while the stock one keeps working.
 . "$VKT_REPO/tests/guest/lib.sh"
 . "$VKT_REPO/tests/guest/vmlib.sh"
-trap vkt_vm_stop_all EXIT
-
-if ! vkt_l2_setup; then
-	vkt_skip "L2 guests" "$VKT_L2_WHY"
-	vkt_done
-	exit
-fi
+vkt_vm_test_init
 if ! vkt_check "stock vhost_net loads" vkt_modprobe vhost_net ||
    ! vkt_check "vhost_kt loads with inherit_owner_default=N" \
 	vkt_load_module inherit_owner_default=N; then

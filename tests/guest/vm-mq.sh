@@ -8,20 +8,8 @@
 # its own worker; both rx queues must see packets.
 . "$VKT_REPO/tests/guest/lib.sh"
 . "$VKT_REPO/tests/guest/vmlib.sh"
-trap vkt_vm_stop_all EXIT
-
-if ! vkt_l2_setup; then
-	vkt_skip "L2 guests" "$VKT_L2_WHY"
-	vkt_done
-	exit
-fi
-fork_param=$(modinfo -b "$VKT_MODROOT" -k "$VKT_KVER" -p vhost 2>/dev/null |
-	grep -c '^fork_from_owner_default:')
-if vkt_have_vhost_task || [ "$fork_param" -gt 0 ]; then
-	stock_mode=task
-else
-	stock_mode=kthread
-fi
+vkt_vm_test_init
+stock_mode=$(vkt_stock_mode)
 
 declare -A label mode
 names=()
@@ -38,21 +26,7 @@ if vkt_check "vhost_kt loads" vkt_load_module; then
 	mode[k]=kthread
 	[ "$(cat /sys/module/vhost_kt/parameters/inherit_owner_default)" = Y ] && mode[k]=task
 fi
-booted=()
-for n in "${names[@]}"; do
-	if vkt_vm_wait "$n"; then
-		vkt_ok "${label[$n]}: L2 boots ($(($(date +%s) - VKT_VM_T0[$n])) s)"
-		booted+=("$n")
-	else
-		vkt_fail "${label[$n]}: L2 boots"
-	fi
-done
-for n in "${booted[@]}"; do
-	vkt_vm_check "$n" "${label[$n]}" "${mode[$n]}"
-done
-for n in "${names[@]}"; do
-	vkt_vm_finish "$n" "${label[$n]}"
-done
+vkt_vm_boot_all
 [ ! -d /sys/module/vhost_kt ] || vkt_check "vhost_kt unloads" vkt_unload_module
 rmmod vhost_net vhost 2>/dev/null
 vkt_done

@@ -10,23 +10,9 @@
 # the kernel has it.
 . "$VKT_REPO/tests/guest/lib.sh"
 . "$VKT_REPO/tests/guest/vmlib.sh"
-trap vkt_vm_stop_all EXIT
+vkt_vm_test_init
 
-if ! vkt_l2_setup; then
-	vkt_skip "L2 guests" "$VKT_L2_WHY"
-	vkt_done
-	exit
-fi
-
-# Stock vhost_net: kthreads before 6.4, tasks since; its mode parameter
-# lives in vhost.ko (6.17+, 6.12.y with the backport).
-fork_param=$(modinfo -b "$VKT_MODROOT" -k "$VKT_KVER" -p vhost 2>/dev/null |
-	grep -c '^fork_from_owner_default:')
-if vkt_have_vhost_task || [ "$fork_param" -gt 0 ]; then
-	stock_mode=task
-else
-	stock_mode=kthread
-fi
+stock_mode=$(vkt_stock_mode)
 
 declare -A label mode
 names=()
@@ -50,25 +36,11 @@ if vkt_check "vhost_kt loads" vkt_load_module; then
 		vkt_skip "vhost-kt task mode" "no /dev/vhost-kt-net-task on $VKT_KVER (no vhost_task)"
 	fi
 fi
-booted=()
-for n in "${names[@]}"; do
-	if vkt_vm_wait "$n"; then
-		vkt_ok "${label[$n]}: L2 boots ($(($(date +%s) - VKT_VM_T0[$n])) s)"
-		booted+=("$n")
-	else
-		vkt_fail "${label[$n]}: L2 boots"
-	fi
-done
-for n in "${booted[@]}"; do
-	vkt_vm_check "$n" "${label[$n]}" "${mode[$n]}"
-done
-for n in "${names[@]}"; do
-	vkt_vm_finish "$n" "${label[$n]}"
-done
+vkt_vm_boot_all
 [ ! -d /sys/module/vhost_kt ] || vkt_check "vhost_kt unloads" vkt_unload_module
 rmmod vhost_net vhost 2>/dev/null
 
-if [ "$fork_param" -gt 0 ]; then
+if vkt_stock_has_fork_param; then
 	l="stock vhost-net fork_from_owner_default=0"
 	if vkt_check "stock vhost loads with fork_from_owner_default=0" \
 		vkt_modprobe vhost fork_from_owner_default=0 && vkt_modprobe vhost_net; then

@@ -113,6 +113,10 @@ vkt_vm_wait() {
 		vkt_alive "$pid" || break
 		sleep 0.1
 	done
+	if ! vkt_alive "$pid"; then
+		wait "$pid" 2>/dev/null
+		vkt_diag "L2 $name: QEMU exited with status $? after $(($(date +%s) - VKT_VM_T0[$name])) s"
+	fi
 	vkt_diag "L2 $name did not come up; qemu: $(cat "$d/qemu.log")"
 	vkt_diag "$(tr -d '\r' <"$d/console.log" | tail -30)"
 	return 1
@@ -396,4 +400,54 @@ vkt_vm_finish() {
 		sleep 0.1
 	done
 	vkt_check_eq "$2: no vhost-$pid worker is left" "" "$left"
+}
+
+# The start of every vm-* test: stop all L2 guests on exit, and skip the
+# whole test (and end it) where L1 cannot run L2 guests.
+vkt_vm_test_init() {
+	trap vkt_vm_stop_all EXIT
+	if ! vkt_l2_setup; then
+		vkt_skip "L2 guests" "$VKT_L2_WHY"
+		vkt_done
+		exit
+	fi
+}
+
+# Whether stock vhost.ko has the fork_from_owner_default parameter (6.17+,
+# 6.12.y with the backport).
+vkt_stock_has_fork_param() {
+	modinfo -b "$VKT_MODROOT" -k "$VKT_KVER" -p vhost 2>/dev/null |
+		grep -q '^fork_from_owner_default:'
+}
+
+# The worker stock vhost_net makes by default: a task where vhost_task
+# exists (or the mode parameter, whose default is task), else a kthread.
+vkt_stock_mode() {
+	if vkt_have_vhost_task || vkt_stock_has_fork_param; then
+		echo task
+	else
+		echo kthread
+	fi
+}
+
+# vkt_vm_boot_all: for the guests in the caller's array `names` (launched
+# with vkt_vm_launch), labelled by the associative array `label` and with
+# worker modes in `mode`: wait for each to boot, check each one that did,
+# then stop them all.
+vkt_vm_boot_all() {
+	local n booted=()
+	for n in "${names[@]}"; do
+		if vkt_vm_wait "$n"; then
+			vkt_ok "${label[$n]}: L2 boots ($(($(date +%s) - VKT_VM_T0[$n])) s)"
+			booted+=("$n")
+		else
+			vkt_fail "${label[$n]}: L2 boots"
+		fi
+	done
+	for n in "${booted[@]}"; do
+		vkt_vm_check "$n" "${label[$n]}" "${mode[$n]}"
+	done
+	for n in "${names[@]}"; do
+		vkt_vm_finish "$n" "${label[$n]}"
+	done
 }
