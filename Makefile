@@ -20,7 +20,7 @@ KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 PWD := $(shell pwd)
 
-.PHONY: all module module-debug clean install dkms-install check demo style sparse shell
+.PHONY: all module module-debug clean install dkms-install check check-debug demo style sparse shell
 .PHONY: dkms-remove deb rpm fuzz bench
 
 all: module
@@ -40,6 +40,11 @@ clean:
 
 check:
 	tests/vm/run-tests all
+
+# The suite on the 6.12 kernel built with KASAN, kmemleak, lockdep and UBSAN
+# (tests/vm/debug-kernel builds it on first use, ~31 min of CPU time).
+check-debug:
+	VKT_NO_STYLE=1 tests/vm/run-tests 6.12-debug
 
 # checkpatch (from Debian's linux-source) and a sparse build, as TAP.
 style:

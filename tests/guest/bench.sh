@@ -119,9 +119,16 @@ if [ "${VM:-0}" = 1 ]; then
 			if vkt_vm_wait $n; then up+=($n); else vkt_fail "L2 VM on ${dpof[$n]} boots"; fi
 		done
 		# kt-kthread is measured in the second phase, next to stock kthread.
+		# Odd rounds run stock first, even rounds last, so that going
+		# first in a round is not always the same datapath's lot.
 		for ((r = 1; r <= ROUNDS; r++)); do
+			order=()
 			for n in "${up[@]}"; do
-				[ $n = k ] || vm_round $r $n "${dpof[$n]}"
+				[ $n = k ] || order+=($n)
+			done
+			[ $((r % 2)) = 1 ] || mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
+			for n in "${order[@]}"; do
+				vm_round $r $n "${dpof[$n]}"
 			done
 		done
 		vkt_vm_stop t
@@ -133,8 +140,9 @@ if [ "${VM:-0}" = 1 ]; then
 			if vkt_vm_start s /dev/vhost-net 192.0.2.1/24 192.0.2.2/24; then
 				dpof[s]=stock-kthread
 				for ((r = 1; r <= ROUNDS; r++)); do
-					vm_round $r s stock-kthread
+					[ $((r % 2)) = 1 ] && vm_round $r s stock-kthread
 					[[ " ${up[*]} " = *" k "* ]] && vm_round $r k kt-kthread
+					[ $((r % 2)) = 0 ] && vm_round $r s stock-kthread
 				done
 			else
 				vkt_fail "L2 VM on stock-kthread boots"
