@@ -103,6 +103,16 @@ vm_round() {	# ROUND NAME DATAPATH
 		fi
 	done
 }
+vm_up() { [[ " ${up[*]} " = *" $1 "* ]]; }
+# vm_pair ROUND A B: a round of the VMs A and B (those that booted), A first
+# in odd rounds and B first in even ones, so that going first in a round is
+# not always the same datapath's lot.
+vm_pair() {
+	local n
+	for n in $([ $(($1 % 2)) = 1 ] && echo "$2 $3" || echo "$3 $2"); do
+		! vm_up $n || vm_round "$1" $n "${dpof[$n]}"
+	done
+}
 if [ "${VM:-0}" = 1 ]; then
 	. "$VKT_REPO/tests/guest/vmlib.sh"
 	trap vkt_vm_stop_all EXIT
@@ -119,17 +129,8 @@ if [ "${VM:-0}" = 1 ]; then
 			if vkt_vm_wait $n; then up+=($n); else vkt_fail "L2 VM on ${dpof[$n]} boots"; fi
 		done
 		# kt-kthread is measured in the second phase, next to stock kthread.
-		# Odd rounds run stock first, even rounds last, so that going
-		# first in a round is not always the same datapath's lot.
 		for ((r = 1; r <= ROUNDS; r++)); do
-			order=()
-			for n in "${up[@]}"; do
-				[ $n = k ] || order+=($n)
-			done
-			[ $((r % 2)) = 1 ] || mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
-			for n in "${order[@]}"; do
-				vm_round $r $n "${dpof[$n]}"
-			done
+			vm_pair $r s t
 		done
 		vkt_vm_stop t
 		vkt_vm_stop s
@@ -139,10 +140,9 @@ if [ "${VM:-0}" = 1 ]; then
 		   vkt_modprobe vhost_net; then
 			if vkt_vm_start s /dev/vhost-net 192.0.2.1/24 192.0.2.2/24; then
 				dpof[s]=stock-kthread
+				vm_up s || up+=(s)
 				for ((r = 1; r <= ROUNDS; r++)); do
-					[ $((r % 2)) = 1 ] && vm_round $r s stock-kthread
-					[[ " ${up[*]} " = *" k "* ]] && vm_round $r k kt-kthread
-					[ $((r % 2)) = 0 ] && vm_round $r s stock-kthread
+					vm_pair $r s k
 				done
 			else
 				vkt_fail "L2 VM on stock-kthread boots"
