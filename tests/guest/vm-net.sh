@@ -5,9 +5,8 @@
 # virtio-net datapath is the vhost device under test (passed by fd, as
 # libvirt does), pinged and driven with iperf3 both ways while their workers
 # are checked from L1 (see vkt_vm_check in vmlib.sh).  Stock vhost_net in its
-# default mode, vhost_kt's kthread and task nodes, all three booted at once
-# to save time; then stock vhost_net with fork_from_owner_default=0 where
-# the kernel has it.
+# default mode, vhost_kt's kthread and task nodes, one after another; then
+# stock vhost_net with fork_from_owner_default=0 where the kernel has it.
 . "$VKT_REPO/tests/guest/lib.sh"
 . "$VKT_REPO/tests/guest/vmlib.sh"
 vkt_vm_test_init
@@ -17,18 +16,18 @@ stock_mode=$(vkt_stock_mode)
 declare -A label mode
 names=()
 if vkt_check "stock vhost_net loads" vkt_modprobe vhost_net; then
-	vkt_vm_launch s /dev/vhost-net 192.0.2.1/24 192.0.2.2/24
+	vkt_vm_add s /dev/vhost-net 192.0.2.1/24 192.0.2.2/24
 	names+=(s)
 	label[s]="stock vhost-net ($stock_mode mode)"
 	mode[s]=$stock_mode
 fi
 if vkt_check "vhost_kt loads" vkt_load_module; then
-	vkt_vm_launch k /dev/vhost-kt-net-kthread 198.51.100.1/24 198.51.100.2/24
+	vkt_vm_add k /dev/vhost-kt-net-kthread 198.51.100.1/24 198.51.100.2/24
 	names+=(k)
 	label[k]="vhost-kt-net-kthread"
 	mode[k]=kthread
 	if [ -c /dev/vhost-kt-net-task ]; then
-		vkt_vm_launch t /dev/vhost-kt-net-task 203.0.113.1/24 203.0.113.2/24
+		vkt_vm_add t /dev/vhost-kt-net-task 203.0.113.1/24 203.0.113.2/24
 		names+=(t)
 		label[t]="vhost-kt-net-task"
 		mode[t]=task
