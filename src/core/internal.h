@@ -39,8 +39,7 @@ void vhost_kt_dev_lock_vqs(struct vhost_kt_dev *dev);
 void vhost_kt_dev_unlock_vqs(struct vhost_kt_dev *dev);
 
 /* memory.c */
-int vhost_kt_translate(struct vhost_kt_virtqueue *vq, u64 addr, u32 len,
-		       struct iovec iov[], int iov_size, int access);
+void vhost_kt_iotlb_miss(struct vhost_kt_virtqueue *vq, u64 iova, int access);
 void __user *vhost_kt_meta_cached(struct vhost_kt_virtqueue *vq,
 				  const void __user *addr, unsigned int size,
 				  int type);
@@ -66,5 +65,40 @@ long vhost_kt_set_log_fd(struct vhost_kt_dev *dev, void __user *argp);
 
 /* vring.c */
 void vhost_kt_vq_reset(struct vhost_kt_virtqueue *vq);
+
+/**
+ * vhost_kt_translate - map a guest buffer to user iovecs
+ * @vq: the queue (its mutex held)
+ * @addr: guest address (IOVA when the device IOTLB is on, else GPA)
+ * @len: length in bytes
+ * @iov: output array
+ * @iov_size: entries available in @iov
+ * @access: VHOST_ACCESS_RO or VHOST_ACCESS_WO
+ *
+ * Inline: it is on every descriptor's path (see vhost_kt_iotlb_translate()).
+ *
+ * Return: number of iovecs used, -ENOBUFS if @iov is too small, -EFAULT if
+ * part of the buffer is not in the memory table, -EPERM if a mapping lacks
+ * @access, or -EAGAIN on an IOTLB miss (a MISS message is queued and the
+ * queue is kicked again when userspace sends the UPDATE).
+ */
+static inline int vhost_kt_translate(struct vhost_kt_virtqueue *vq, u64 addr,
+				     u32 len, struct iovec iov[], int iov_size,
+				     int access)
+{
+	struct vhost_kt_iotlb *iotlb = READ_ONCE(vq->dev->iotlb);
+	u64 miss;
+	int n;
+
+	n = vhost_kt_iotlb_translate(iotlb ? iotlb : READ_ONCE(vq->dev->umem),
+				     addr, len, iov, iov_size, access, &miss);
+	if (unlikely(n == -ENOENT)) {
+		if (!iotlb)
+			return -EFAULT;
+		vhost_kt_iotlb_miss(vq, miss, access);
+		return -EAGAIN;
+	}
+	return n;
+}
 
 #endif /* _VHOST_KT_CORE_INTERNAL_H */

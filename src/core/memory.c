@@ -37,7 +37,7 @@ static bool vkt_same_miss(struct vhost_kt_msg_node *node,
  * lists without bound: a miss not yet read is not queued twice, and one
  * already read but never answered is replaced by the new one.
  */
-static void vkt_iotlb_miss(struct vhost_kt_virtqueue *vq, u64 iova, int access)
+void vhost_kt_iotlb_miss(struct vhost_kt_virtqueue *vq, u64 iova, int access)
 {
 	struct vhost_kt_dev *dev = vq->dev;
 	struct vhost_kt_msg_node *node, *old, *tmp, *stale = NULL;
@@ -78,63 +78,6 @@ static void vkt_iotlb_miss(struct vhost_kt_virtqueue *vq, u64 iova, int access)
 
 	kfree(stale);
 	wake_up_interruptible_poll(&dev->wait, EPOLLIN | EPOLLRDNORM);
-}
-
-/**
- * vhost_kt_translate - map a guest buffer to user iovecs
- * @vq: the queue (its mutex held)
- * @addr: guest address (IOVA when the device IOTLB is on, else GPA)
- * @len: length in bytes
- * @iov: output array
- * @iov_size: entries available in @iov
- * @access: VHOST_ACCESS_RO or VHOST_ACCESS_WO
- *
- * Return: number of iovecs used, -ENOBUFS if @iov is too small, -EFAULT if
- * part of the buffer is not in the memory table, -EPERM if a mapping lacks
- * @access, or -EAGAIN on an IOTLB miss (a MISS message is queued and the
- * queue is kicked again when userspace sends the UPDATE).
- */
-int vhost_kt_translate(struct vhost_kt_virtqueue *vq, u64 addr, u32 len,
-		       struct iovec iov[], int iov_size, int access)
-{
-	struct vhost_kt_dev *dev = vq->dev;
-	struct vhost_kt_iotlb *iotlb = READ_ONCE(dev->iotlb);
-	struct vhost_kt_iotlb *table = iotlb ? iotlb : READ_ONCE(dev->umem);
-	const struct vhost_kt_map *map;
-	u64 left = len, last;
-	int n = 0;
-
-	if (!len)
-		return 0;
-	last = addr + len - 1;
-	if (last < addr || !table)
-		return -EFAULT;
-
-	while (left) {
-		u64 chunk;
-
-		if (unlikely(n >= iov_size))
-			return -ENOBUFS;
-		map = vhost_kt_iotlb_itree_first(table, addr, last);
-		if (!map || map->start > addr) {
-			if (!iotlb)
-				return -EFAULT;
-			vkt_iotlb_miss(vq, addr, access);
-			return -EAGAIN;
-		}
-		if (!(map->perm & access))
-			return -EPERM;
-
-		/* min() on "last byte" offsets cannot overflow, sizes can. */
-		chunk = min(left - 1, map->last - addr) + 1;
-		iov[n].iov_base = (void __user *)(uintptr_t)
-				  (map->addr + (addr - map->start));
-		iov[n].iov_len = chunk;
-		n++;
-		left -= chunk;
-		addr += chunk;
-	}
-	return n;
 }
 
 /**
@@ -230,7 +173,7 @@ static bool vkt_iotlb_range_ok(struct vhost_kt_virtqueue *vq, int access,
 	for (;;) {
 		map = vhost_kt_iotlb_itree_first(iotlb, cur, last);
 		if (!map || map->start > cur) {
-			vkt_iotlb_miss(vq, cur, access);
+			vhost_kt_iotlb_miss(vq, cur, access);
 			return false;
 		}
 		if (!(map->perm & access))

@@ -128,6 +128,9 @@ void vhost_kt_iotlb_del_range(struct vhost_kt_iotlb *iotlb, u64 start,
 			      u64 last);
 struct vhost_kt_map *vhost_kt_iotlb_itree_first(struct vhost_kt_iotlb *iotlb,
 						u64 start, u64 last);
+int vhost_kt_iotlb_translate(struct vhost_kt_iotlb *table, u64 addr, u32 len,
+			     struct iovec iov[], int iov_size, int access,
+			     u64 *miss);
 struct vhost_kt_map *vhost_kt_iotlb_itree_next(struct vhost_kt_map *map,
 					       u64 start, u64 last);
 
@@ -154,6 +157,12 @@ struct vhost_kt_virtqueue {
 	vring_desc_t __user *desc;
 	vring_avail_t __user *avail;
 	vring_used_t __user *used;
+	/*
+	 * The three rings passed access_ok() for the current num (done when
+	 * a backend is attached): the datapath then skips the check, as stock
+	 * vhost does.  Cleared whenever an address or num changes.
+	 */
+	bool rings_checked;
 	const struct vhost_kt_map *meta_iotlb[VHOST_KT_NUM_ADDRS];
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;
@@ -412,9 +421,19 @@ static inline bool vhost_kt_backend_has_feature(struct vhost_kt_virtqueue *vq,
 	return vq->acked_backend_features & (1ULL << bit);
 }
 
+/*
+ * Without cross-endian support a little-endian host only ever has
+ * little-endian rings: the test folds to a constant and the conversions in
+ * the datapath cost nothing, as they do in stock vhost.  Reading is_le
+ * there cost a load and a branch per ring field.
+ */
 static inline bool vhost_kt_is_little_endian(struct vhost_kt_virtqueue *vq)
 {
+#ifdef CONFIG_VHOST_CROSS_ENDIAN_LEGACY
 	return vq->is_le;
+#else
+	return virtio_legacy_is_little_endian() || vq->is_le;
+#endif
 }
 
 static inline u16 vhost16_to_cpu(struct vhost_kt_virtqueue *vq, __virtio16 val)

@@ -16,6 +16,7 @@ void vhost_kt_vq_reset(struct vhost_kt_virtqueue *vq)
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
+	vq->rings_checked = false;
 	vq->last_avail_idx = 0;
 	vq->avail_idx = 0;
 	vq->last_used_idx = 0;
@@ -68,7 +69,11 @@ bool vhost_kt_vq_access_ok(struct vhost_kt_virtqueue *vq)
 {
 	if (!vhost_kt_vq_log_access_ok(vq, vq->log_base))
 		return false;
-	return vkt_rings_access_ok(vq, vq->num, vq->desc, vq->avail, vq->used);
+	if (!vkt_rings_access_ok(vq, vq->num, vq->desc, vq->avail, vq->used))
+		return false;
+	/* Under an IOTLB nothing was checked: every access is translated. */
+	vq->rings_checked = !vq->dev->iotlb;
+	return true;
 }
 EXPORT_SYMBOL_GPL(vhost_kt_vq_access_ok);
 
@@ -97,6 +102,7 @@ static long vkt_set_vring_num(struct vhost_kt_virtqueue *vq,
 	if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
 		return -EINVAL;
 	vq->num = s.num;
+	vq->rings_checked = false;
 	vhost_kt_vq_meta_reset(vq);
 	return 0;
 }
@@ -145,6 +151,8 @@ static long vkt_set_vring_addr(struct vhost_kt_virtqueue *vq,
 	vq->desc = (void __user *)(uintptr_t)a.desc_user_addr;
 	vq->avail = (void __user *)(uintptr_t)a.avail_user_addr;
 	vq->used = (void __user *)(uintptr_t)a.used_user_addr;
+	/* Checked above if a backend is attached, else when one is. */
+	vq->rings_checked = vq->private_data && !vq->dev->iotlb;
 	vq->log_addr = a.log_guest_addr;
 	vhost_kt_vq_meta_reset(vq);
 	return 0;

@@ -70,7 +70,8 @@ static int rxbuf_ptr_len(void *ptr)
 	return __skb_array_len_with_tag(ptr);
 }
 
-static int rxbuf_peek_len(struct vhost_kt_net_vq *nvq)
+/* Inlined: it runs once per packet, and stock pays a call for it. */
+static __always_inline int rxbuf_peek_len(struct vhost_kt_net_vq *nvq)
 {
 	struct vhost_kt_net_rxbuf *rxq = &nvq->rxq;
 
@@ -81,14 +82,12 @@ static int rxbuf_peek_len(struct vhost_kt_net_vq *nvq)
 
 /* ---- receive ---- */
 
-static int peek_head_len(struct vhost_kt_net_vq *rnvq, struct sock *sk)
+/* Raw packet sockets: peek at the receive queue. */
+static int sock_peek_head_len(struct sock *sk)
 {
 	struct sk_buff *skb;
 	unsigned long flags;
 	int len = 0;
-
-	if (rnvq->rx_ring)
-		return rxbuf_peek_len(rnvq);
 
 	spin_lock_irqsave(&sk->sk_receive_queue.lock, flags);
 	skb = skb_peek(&sk->sk_receive_queue);
@@ -100,6 +99,14 @@ static int peek_head_len(struct vhost_kt_net_vq *rnvq, struct sock *sk)
 	}
 	spin_unlock_irqrestore(&sk->sk_receive_queue.lock, flags);
 	return len;
+}
+
+static __always_inline int peek_head_len(struct vhost_kt_net_vq *rnvq,
+					 struct sock *sk)
+{
+	if (rnvq->rx_ring)
+		return rxbuf_peek_len(rnvq);
+	return sock_peek_head_len(sk);
 }
 
 static int rx_peek_head_len(struct vhost_kt_net *n, struct sock *sk,
