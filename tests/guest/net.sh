@@ -46,6 +46,12 @@ for def in N Y; do
 	rc=$?
 	vkt_run_tap cat "$VKT_TMP/net-a.tap"
 	vkt_check_eq "two devices at once (default $w), first: exit status" 0 $rc
+	# RX busy polling also reads the TX queue of the pair (and, without
+	# EVENT_IDX, writes its used flags), which here has no backend and
+	# rings outside user space: accesses that must fail cleanly (TX's
+	# error eventfd), never fault (a WARNING in the log).
+	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), RX busy poll beside unchecked TX rings" \
+		--frames 200 --no-event-idx --poll-unbacked --expect-worker $w /dev/vhost-kt-net
 	# tun refuses whole TX batches once its interface is deleted.
 	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), tap deleted" \
 		--frames 100 --cycles 1 --delete-tap --expect-worker $w /dev/vhost-kt-net
