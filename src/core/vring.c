@@ -37,21 +37,28 @@ static inline __virtio16 __user *vkt_avail_event(struct vhost_kt_virtqueue *vq)
  * other queue of the pair) gets the checked helpers.  Under an IOTLB the
  * fields are translated first (vhost_kt_meta_uaddr()).
  */
+/*
+ * The 16-bit accessors also run with preemption off, in the busy-polling
+ * loop: an explicit access_ok() stands in for the checked helpers there,
+ * whose might_fault() must not be reached in atomic context (a fault then
+ * just fails with -EFAULT).
+ */
 static int vkt_get16(struct vhost_kt_virtqueue *vq, __virtio16 *val,
 		     const __virtio16 __user *p, int type)
 {
 	const __virtio16 __user *u = p;
 
-	if (likely(!vq->dev->iotlb)) {
-		if (likely(vq->rings_checked))
-			return __get_user(*val, p);
-	} else {
+	if (unlikely(vq->dev->iotlb)) {
 		u = vhost_kt_meta_uaddr(vq, p, sizeof(*p), type,
 					VHOST_ACCESS_RO);
 		if (!u)
 			return -EFAULT;
+	} else if (likely(vq->rings_checked)) {
+		return __get_user(*val, p);
 	}
-	return get_user(*val, u);
+	if (!access_ok(u, sizeof(*u)))
+		return -EFAULT;
+	return __get_user(*val, u);
 }
 
 static int vkt_put16(struct vhost_kt_virtqueue *vq, __virtio16 val,
@@ -59,16 +66,17 @@ static int vkt_put16(struct vhost_kt_virtqueue *vq, __virtio16 val,
 {
 	__virtio16 __user *u = p;
 
-	if (likely(!vq->dev->iotlb)) {
-		if (likely(vq->rings_checked))
-			return __put_user(val, p);
-	} else {
+	if (unlikely(vq->dev->iotlb)) {
 		u = vhost_kt_meta_uaddr(vq, p, sizeof(*p), type,
 					VHOST_ACCESS_WO);
 		if (!u)
 			return -EFAULT;
+	} else if (likely(vq->rings_checked)) {
+		return __put_user(val, p);
 	}
-	return put_user(val, u);
+	if (!access_ok(u, sizeof(*u)))
+		return -EFAULT;
+	return __put_user(val, u);
 }
 
 /* Copy a ring area that may span several IOTLB entries. */
