@@ -34,14 +34,13 @@ static inline __virtio16 __user *vkt_avail_event(struct vhost_kt_virtqueue *vq)
  * out-of-line call, the range check and a speculation barrier on every
  * ring field, a measurable share of a descriptor's cost.  A queue whose
  * rings were not checked (no backend yet: busy polling still looks at the
- * other queue of the pair) gets the checked helpers.  Under an IOTLB the
- * fields are translated first (vhost_kt_meta_uaddr()).
- */
-/*
+ * other queue of the pair) still gets a check.  Under an IOTLB the fields
+ * are translated first (vhost_kt_meta_uaddr()).
+ *
  * The 16-bit accessors also run with preemption off, in the busy-polling
- * loop: an explicit access_ok() stands in for the checked helpers there,
- * whose might_fault() must not be reached in atomic context (a fault then
- * just fails with -EFAULT).
+ * loop, where the checked helpers' might_fault() must not be reached: they
+ * check with access_ok() and use the unchecked helper (a fault then just
+ * fails with -EFAULT).
  */
 static int vkt_get16(struct vhost_kt_virtqueue *vq, __virtio16 *val,
 		     const __virtio16 __user *p, int type)
