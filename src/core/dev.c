@@ -134,6 +134,8 @@ EXPORT_SYMBOL_GPL(vhost_kt_dev_has_owner);
 
 static void vkt_vq_free_iovecs(struct vhost_kt_virtqueue *vq)
 {
+	kfree(vq->iov);
+	vq->iov = NULL;
 	kfree(vq->indirect);
 	vq->indirect = NULL;
 	kfree(vq->log);
@@ -149,13 +151,15 @@ static int vkt_dev_alloc_iovecs(struct vhost_kt_dev *dev)
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhost_kt_virtqueue *vq = dev->vqs[i];
 
+		vq->iov = kmalloc_array(UIO_MAXIOV, sizeof(*vq->iov),
+					GFP_KERNEL_ACCOUNT);
 		vq->indirect = kmalloc_array(UIO_MAXIOV, sizeof(*vq->indirect),
 					     GFP_KERNEL_ACCOUNT);
 		vq->log = kmalloc_array(dev->iov_limit, sizeof(*vq->log),
 					GFP_KERNEL_ACCOUNT);
 		vq->heads = kmalloc_array(dev->iov_limit, sizeof(*vq->heads),
 					  GFP_KERNEL_ACCOUNT);
-		if (!vq->indirect || !vq->log || !vq->heads)
+		if (!vq->iov || !vq->indirect || !vq->log || !vq->heads)
 			goto err;
 	}
 	return 0;

@@ -187,7 +187,12 @@ struct vhost_kt_virtqueue {
 	bool log_used;
 	u64 log_addr;
 
-	struct iovec iov[UIO_MAXIOV];
+	/*
+	 * UIO_MAXIOV entries each, allocated at SET_OWNER.  Kept out of the
+	 * structure: with the 16 KiB of iov inline, a net device's
+	 * structure was a 64 KiB page block, not a slab object.
+	 */
+	struct iovec *iov;
 	struct iovec iotlb_iov[64];
 	struct iovec *indirect;
 	struct vring_used_elem *heads;

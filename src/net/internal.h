@@ -63,8 +63,10 @@ struct vhost_kt_net {
 	 * TX frames already copied out of the guest into page fragments,
 	 * waiting to go to tun/tap in one sendmsg() (see tx.c).  Only used
 	 * with the TX vq mutex held, and always empty when it is dropped.
+	 * VHOST_KT_NET_BATCH entries, allocated apart for the reason given
+	 * at vhost_kt_virtqueue.iov.
 	 */
-	struct xdp_buff tx_xdp[VHOST_KT_NET_BATCH];
+	struct xdp_buff *tx_xdp;
 	int tx_batched;
 	/* Buffers of the batched frames; used under the TX queue mutex. */
 	struct page_frag_cache tx_frags;

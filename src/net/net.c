@@ -528,6 +528,7 @@ static int vhost_kt_net_open(struct inode *inode, struct file *f)
 	enum vhost_kt_mode mode = node->fixed ? node->mode : def;
 	struct vhost_kt_virtqueue **vqs;
 	struct vhost_kt_net *n;
+	struct xdp_buff *xdp;
 	void **queue;
 
 	/* lock_mode: the admin wants every device in the default mode. */
@@ -544,6 +545,10 @@ static int vhost_kt_net_open(struct inode *inode, struct file *f)
 	if (!queue)
 		goto err_queue;
 	n->vqs[VHOST_KT_NET_VQ_RX].rxq.queue = queue;
+	xdp = kmalloc_array(VHOST_KT_NET_BATCH, sizeof(*xdp), GFP_KERNEL);
+	if (!xdp)
+		goto err_xdp;
+	n->tx_xdp = xdp;
 
 	vqs[VHOST_KT_NET_VQ_RX] = &n->vqs[VHOST_KT_NET_VQ_RX].vq;
 	vqs[VHOST_KT_NET_VQ_TX] = &n->vqs[VHOST_KT_NET_VQ_TX].vq;
@@ -569,6 +574,8 @@ static int vhost_kt_net_open(struct inode *inode, struct file *f)
 	f->private_data = n;
 	return 0;
 
+err_xdp:
+	kfree(queue);
 err_queue:
 	kfree(vqs);
 err_vqs:
@@ -591,6 +598,7 @@ static int vhost_kt_net_release(struct inode *inode, struct file *f)
 	if (rx_sock)
 		sockfd_put(rx_sock);
 	vhost_kt_compat_page_frag_cache_drain(&n->tx_frags);
+	kfree(n->tx_xdp);
 	kfree(n->vqs[VHOST_KT_NET_VQ_RX].rxq.queue);
 	kfree(n->dev.vqs);
 	kvfree(n);

@@ -149,7 +149,7 @@ static int get_rx_bufs(struct vhost_kt_virtqueue *vq,
 			goto err;
 		}
 		r = vhost_kt_get_vq_desc(vq, vq->iov + seg,
-					 ARRAY_SIZE(vq->iov) - seg, &out, &in,
+					 UIO_MAXIOV - seg, &out, &in,
 					 log, log_num);
 		if (unlikely(r < 0))
 			goto err;

@@ -169,13 +169,13 @@ static int tx_get_vq_desc(struct vhost_kt_net *n, struct vhost_kt_net_vq *nvq,
 	struct vhost_kt_virtqueue *vq = &nvq->vq;
 	int r;
 
-	r = vhost_kt_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), out, in,
+	r = vhost_kt_get_vq_desc(vq, vq->iov, UIO_MAXIOV, out, in,
 				 NULL, NULL);
 	if (r == vq->num && vq->busyloop_timeout) {
 		/* Let the guest see what we did before we spin. */
 		tx_flush(n, vhost_kt_net_sock(vq));
 		vhost_kt_net_busy_poll(n, false, busyloop_intr);
-		r = vhost_kt_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+		r = vhost_kt_get_vq_desc(vq, vq->iov, UIO_MAXIOV,
 					 out, in, NULL, NULL);
 	}
 	return r;

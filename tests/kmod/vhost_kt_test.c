@@ -108,7 +108,7 @@ static void vkt_test_handle_vq(struct vhost_kt_test *t,
 	atomic_set(&t->worker_tid, task_pid_nr(current));
 	vhost_kt_disable_notify(&t->dev, vq);
 	for (;;) {
-		head = vhost_kt_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+		head = vhost_kt_get_vq_desc(vq, vq->iov, UIO_MAXIOV,
 					    &out, &in, vq_log, &log_num);
 		/* IOTLB miss: the UPDATE from userspace kicks us again. */
 		if (head == -EAGAIN)
