@@ -9,10 +9,11 @@
  * TUN_MSG_PTR control block: one call, one socket lookup and one softirq
  * section per batch instead of per frame.  Larger frames, tiny ones and
  * other sockets (raw packet sockets) go one by one as an iov_iter over
- * guest memory.  Used entries are published in batches of
- * VHOST_KT_NET_BATCH, after the frames they describe went out, and the
- * handler yields after the weight budget so the RX queue on the same
- * worker keeps moving.
+ * guest memory.  Used entries are published after the frames they
+ * describe went out: every VHOST_KT_NET_BATCH chains, before each frame
+ * that tun/tap takes on its own, and when the handler stops.  It
+ * yields after the weight budget so the RX queue on the same worker keeps
+ * moving.
  */
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
@@ -267,8 +268,14 @@ static void handle_tx_copy(struct vhost_kt_net *n, struct socket *sock)
 					 len);
 				goto used;
 			}
-			/* Per-frame path; the batch goes first, in order. */
-			tx_send_batch(n, sock);
+			/*
+			 * Per-frame path; the batch goes first, in order,
+			 * and the guest gets its finished chains back now,
+			 * not after a run of large frames: a guest's TCP
+			 * stops sending while too many of its bytes wait
+			 * for TX completions (stock vhost-net does the same).
+			 */
+			tx_flush(n, sock);
 		}
 
 		/* tun/tap ignore MSG_MORE unless rx_batched is set. */
