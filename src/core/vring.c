@@ -181,7 +181,12 @@ static int vkt_update_avail_event(struct vhost_kt_virtqueue *vq)
 
 /*
  * Refresh vq->avail_idx from the guest.
- * Return: 1 if there are new entries, 0 if not, -errno.
+ * Return: 1 if the guest made entries available since the last refresh,
+ * 0 if not, -errno.  Since the last refresh, not beyond last_avail_idx:
+ * chains a handler took and gave back (RX: a packet that did not fit in
+ * what the guest had posted) are no reason to try again before the guest
+ * adds more; answering "yes" for them made vhost_kt_enable_notify() send
+ * RX round the same chains until the guest caught up.
  */
 static int vkt_fetch_avail_idx(struct vhost_kt_virtqueue *vq)
 {
@@ -201,9 +206,9 @@ static int vkt_fetch_avail_idx(struct vhost_kt_virtqueue *vq)
 		       vq->last_avail_idx, new, vq->num);
 		return -EINVAL;
 	}
-	vq->avail_idx = new;
-	if (new == vq->last_avail_idx)
+	if (new == vq->avail_idx)
 		return 0;
+	vq->avail_idx = new;
 	/* Ring entries must be read after the index that published them. */
 	smp_rmb();
 	return 1;
