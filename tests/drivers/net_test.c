@@ -806,33 +806,48 @@ static int rx_get_packet(uint8_t *pkt, size_t size, unsigned int *nbuf,
 	return total;
 }
 
+/*
+ * The next test frame from the RX ring, skipping other traffic; with
+ * @repost, the buffers it used are posted again.  -1 if none came (or a
+ * runt did), with a diagnostic.
+ */
+static int rx_get_test_packet(uint8_t *pkt, size_t size, unsigned int *nbuf,
+			      bool repost)
+{
+	uint8_t *f = pkt + hdr_len;
+	int n;
+
+	for (;;) {
+		n = rx_get_packet(pkt, size, nbuf, now_ms() + DEADLINE_MS);
+		if (repost)
+			rx_post(&vqs[RX_Q]);
+		if (n < 0) {
+			diag("RX: frame %u did not reach the ring",
+			     rx_expected_seq);
+			return -1;
+		}
+		if ((size_t)n < hdr_len + ETH_HLEN) {
+			diag("RX: runt of %d bytes", n);
+			return -1;
+		}
+		if (f[12] == TEST_ETHERTYPE >> 8 && f[13] == (TEST_ETHERTYPE & 0xff))
+			return n;
+		rx_noise++;
+	}
+}
+
 static bool rx_check_packet(void)
 {
 	static uint8_t pkt[65536 + 64];
 	static const uint8_t zero_hdr[10];
 	unsigned int nbuf, want_nbuf, flen;
-	uint8_t *f;
+	uint8_t *f = pkt + hdr_len;
 	uint32_t seq;
 	int n;
 
-	for (;;) {
-		n = rx_get_packet(pkt, sizeof(pkt), &nbuf,
-				  now_ms() + DEADLINE_MS);
-		rx_post(&vqs[RX_Q]);
-		if (n < 0) {
-			diag("RX: frame %u did not reach the ring",
-			     rx_expected_seq);
-			return false;
-		}
-		if ((size_t)n < hdr_len + ETH_HLEN) {
-			diag("RX: runt of %d bytes", n);
-			return false;
-		}
-		f = pkt + hdr_len;
-		if (f[12] == TEST_ETHERTYPE >> 8 && f[13] == (TEST_ETHERTYPE & 0xff))
-			break;
-		rx_noise++;
-	}
+	n = rx_get_test_packet(pkt, sizeof(pkt), &nbuf, true);
+	if (n < 0)
+		return false;
 	seq = rx_expected_seq++;
 	flen = frame_len(seq);
 	if (memcmp(pkt, zero_hdr, sizeof(zero_hdr))) {
@@ -1445,14 +1460,9 @@ static void test_rx_starved(void)
 		seq = rx_seq++;
 		make_frame(frame, seq, 60);
 		ok = peer_send(frame, 60) == 60;
-		do {
-			n = rx_get_packet(pkt, sizeof(pkt), &nbuf,
-					  now_ms() + DEADLINE_MS);
-		} while (n >= (int)(hdr_len + ETH_HLEN) &&
-			 pkt[hdr_len + 12] != TEST_ETHERTYPE >> 8 &&
-			 ++rx_noise);
-		ok = ok && n > 0 && frame_ok(pkt + hdr_len, n - hdr_len, seq,
-					     60, "RX");
+		n = ok ? rx_get_test_packet(pkt, sizeof(pkt), &nbuf, false) : -1;
+		ok = n > 0 && frame_ok(pkt + hdr_len, n - hdr_len, seq, 60,
+				       "RX");
 		rx_expected_seq = rx_seq;
 	}
 	check(ok, "RX: small frames until %u buffers are left posted", leave);
@@ -1473,7 +1483,7 @@ static void test_rx_starved(void)
 	      counted ? "" : "; cannot read its stat");
 
 	rx_post(vq);
-	n = ok ? rx_get_packet(pkt, sizeof(pkt), &nbuf, now_ms() + DEADLINE_MS) : -1;
+	n = ok ? rx_get_test_packet(pkt, sizeof(pkt), &nbuf, false) : -1;
 	rx_expected_seq = rx_seq;
 	check(n > 0 && nbuf == need &&
 	      frame_ok(pkt + hdr_len, n - hdr_len, seq, len, "RX"),
