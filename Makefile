@@ -9,6 +9,7 @@
 #   make demo                 the end-to-end demo in a guest
 #   make fuzz                 the long random-seed fuzz run (6.12 guest, ~10 min)
 #   make bench                benchmarks vs stock vhost_net (bench/results/)
+#   make profile              instructions per kernel function, stock vs vhost-kt
 #   make style                checkpatch and a sparse C=2 build (6.12), as TAP
 #   make sparse               build with sparse (C=2) for KDIR
 #   make install              modules_install into updates/, depmod, udev rule
@@ -21,7 +22,7 @@ KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 PWD := $(shell pwd)
 
 .PHONY: all module module-debug clean install dkms-install check check-debug demo style sparse shell
-.PHONY: dkms-remove deb rpm fuzz bench
+.PHONY: dkms-remove deb rpm fuzz bench profile
 
 all: module
 
@@ -61,6 +62,10 @@ fuzz:
 # Benchmarks against stock vhost_net in a 6.12 guest (not part of check).
 bench:
 	bench/run
+
+# Where the instructions go, per function, while bench_net runs (bench/profile).
+profile:
+	bench/profile
 
 shell:
 	tests/vm/run-guest --shell $(if $(K),$(K),6.12)

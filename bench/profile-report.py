@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Name the blocks that tbprof counted: instructions per kernel function and
+per module, for each datapath that tests/guest/prof.sh ran, and the
+differences between stock and vhost-kt in each worker mode.
+
+usage: profile-report.py COUNTS KALLSYMS GUEST-LOG [TOP]
+
+COUNTS is the plugin's output ("phase N" then "vaddr insns count" lines),
+KALLSYMS the guest's /proc/kallsyms of the same boot, GUEST-LOG the console
+output with the "vkt-prof-phase N DATAPATH" lines that name the phases.
+"""
+import bisect
+import collections
+import sys
+
+
+def load_symbols(path):
+    syms = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3 or parts[1] not in 'tTwW':
+                continue
+            mod = parts[3].strip('[]') if len(parts) > 3 else 'vmlinux'
+            syms.append((int(parts[0], 16), parts[2], mod))
+    syms.sort()
+    return [s[0] for s in syms], syms
+
+
+def load_phases(path):
+    phases = {}
+    cur = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith('phase '):
+                cur = phases.setdefault(int(line.split()[1]), [])
+                continue
+            vaddr, insns, count = line.split()
+            cur.append((int(vaddr, 16), int(insns), int(count)))
+    return phases
+
+
+def phase_names(path):
+    names = {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == 'vkt-prof-phase':
+                names[int(parts[1])] = parts[2]
+    return names
+
+
+def by_function(blocks, addrs, syms):
+    funcs = collections.Counter()
+    for vaddr, insns, count in blocks:
+        i = bisect.bisect_right(addrs, vaddr) - 1
+        key = ('?', '?') if i < 0 else (syms[i][2], syms[i][1])
+        funcs[key] += insns * count
+    return funcs
+
+
+def show(title, funcs, top):
+    total = sum(funcs.values())
+    print(f'\n## {title}: {total:,} kernel instructions\n')
+    mods = collections.Counter()
+    for (mod, _), n in funcs.items():
+        mods[mod] += n
+    print('| module | instructions |\n|---|---:|')
+    for mod, n in mods.most_common(8):
+        print(f'| {mod} | {n:,} |')
+    print('\n| function | module | instructions | share |\n|---|---|---:|---:|')
+    for (mod, name), n in funcs.most_common(top):
+        print(f'| {name} | {mod} | {n:,} | {100 * n / total:.1f} % |')
+
+
+def compare(a_name, a, b_name, b, top):
+    """Functions whose counts differ most between phases a and b."""
+    keys = set(a) | set(b)
+    diff = sorted(keys, key=lambda k: -abs(b[k] - a[k]))
+    ta, tb = sum(a.values()), sum(b.values())
+    # The vhost modules alone: stock's vhost, vhost_net and vhost_iotlb
+    # against vhost_kt; the rest of the kernel is shared code.
+    va = sum(n for k, n in a.items() if k[0].startswith('vhost'))
+    vb = sum(n for k, n in b.items() if k[0].startswith('vhost'))
+    print(f'\n## {b_name} minus {a_name}: {tb - ta:+,} instructions '
+          f'({tb / ta:.4f} of {a_name})\n')
+    print(f'In the vhost modules: {va:,} and {vb:,} ({vb / va:.4f}).\n')
+    print(f'| function | module | {a_name} | {b_name} | difference |\n'
+          '|---|---|---:|---:|---:|')
+    for k in diff[:top]:
+        print(f'| {k[1]} | {k[0]} | {a[k]:,} | {b[k]:,} | {b[k] - a[k]:+,} |')
+
+
+def main():
+    counts, kallsyms, log = sys.argv[1:4]
+    top = int(sys.argv[4]) if len(sys.argv) > 4 else 30
+    addrs, syms = load_symbols(kallsyms)
+    phases = load_phases(counts)
+    names = phase_names(log)
+    funcs = {}
+    for n, dp in sorted(names.items()):
+        if n not in phases:
+            sys.exit(f'profile-report: no counts for phase {n} ({dp})')
+        funcs[dp] = by_function(phases[n], addrs, syms)
+        show(dp, funcs[dp], top)
+    for mode in ('task', 'kthread'):
+        s, k = f'stock-{mode}', f'kt-{mode}'
+        if s in funcs and k in funcs:
+            compare(s, funcs[s], k, funcs[k], top)
+
+
+if __name__ == '__main__':
+    main()
