@@ -66,6 +66,9 @@ long vhost_kt_set_log_fd(struct vhost_kt_dev *dev, void __user *argp);
 /* vring.c */
 void vhost_kt_vq_reset(struct vhost_kt_virtqueue *vq);
 
+int vhost_kt_translate_walk(struct vhost_kt_virtqueue *vq, u64 addr, u32 len,
+			    struct iovec iov[], int iov_size, int access);
+
 /**
  * vhost_kt_translate - map a guest buffer to user iovecs
  * @vq: the queue (its mutex held)
@@ -75,7 +78,9 @@ void vhost_kt_vq_reset(struct vhost_kt_virtqueue *vq);
  * @iov_size: entries available in @iov
  * @access: VHOST_ACCESS_RO or VHOST_ACCESS_WO
  *
- * Inline: it is on every descriptor's path (see vhost_kt_iotlb_translate()).
+ * Inline, and without a call when the buffer lies in the map the queue's
+ * last buffer came from: this runs for every descriptor, and the checks
+ * below are a fifth of the tree walk and call of vhost_kt_translate_walk().
  *
  * Return: number of iovecs used, -ENOBUFS if @iov is too small, -EFAULT if
  * part of the buffer is not in the memory table, -EPERM if a mapping lacks
@@ -86,19 +91,18 @@ static inline int vhost_kt_translate(struct vhost_kt_virtqueue *vq, u64 addr,
 				     u32 len, struct iovec iov[], int iov_size,
 				     int access)
 {
-	struct vhost_kt_iotlb *iotlb = READ_ONCE(vq->dev->iotlb);
-	u64 miss;
-	int n;
+	const struct vhost_kt_map *map = vq->last_map;
 
-	n = vhost_kt_iotlb_translate(iotlb ? iotlb : READ_ONCE(vq->dev->umem),
-				     addr, len, iov, iov_size, access, &miss);
-	if (unlikely(n == -ENOENT)) {
-		if (!iotlb)
-			return -EFAULT;
-		vhost_kt_iotlb_miss(vq, miss, access);
-		return -EAGAIN;
+	/* addr <= map->last first: map->last - addr must not wrap. */
+	if (likely(map && len && iov_size > 0 && addr >= map->start &&
+		   addr <= map->last && map->last - addr >= len - 1 &&
+		   (map->perm & access))) {
+		iov[0].iov_base = (void __user *)(uintptr_t)
+				  (map->addr + (addr - map->start));
+		iov[0].iov_len = len;
+		return 1;
 	}
-	return n;
+	return vhost_kt_translate_walk(vq, addr, len, iov, iov_size, access);
 }
 
 #endif /* _VHOST_KT_CORE_INTERNAL_H */

@@ -172,11 +172,11 @@ EXPORT_SYMBOL_GPL(vhost_kt_iotlb_itree_first);
  * @iov_size: entries available in @iov
  * @access: VHOST_ACCESS_RO or VHOST_ACCESS_WO
  * @miss: set to the first address not mapped, for -ENOENT
+ * @last: set to the map of the last chunk, on success
  *
  * Here rather than next to the IOTLB miss handling in memory.c so that the
- * tree walk is inlined: this runs for every descriptor, and a call level
- * less than stock vhost's translation is part of what keeps vhost-kt's
- * per-descriptor cost at or below stock's.
+ * tree walk is inlined: this runs for every buffer that the queue's last
+ * map does not cover (vhost_kt_translate()).
  *
  * Return: number of iovecs used, -ENOBUFS if @iov is too small, -EFAULT if
  * the range wraps or there is no table, -EPERM if a mapping lacks @access,
@@ -184,16 +184,16 @@ EXPORT_SYMBOL_GPL(vhost_kt_iotlb_itree_first);
  */
 int vhost_kt_iotlb_translate(struct vhost_kt_iotlb *table, u64 addr, u32 len,
 			     struct iovec iov[], int iov_size, int access,
-			     u64 *miss)
+			     u64 *miss, const struct vhost_kt_map **last)
 {
-	const struct vhost_kt_map *map;
-	u64 left = len, last;
+	const struct vhost_kt_map *map = NULL;
+	u64 left = len, end;
 	int n = 0;
 
 	if (!len)
 		return 0;
-	last = addr + len - 1;
-	if (last < addr || !table)
+	end = addr + len - 1;
+	if (end < addr || !table)
 		return -EFAULT;
 
 	while (left) {
@@ -201,7 +201,7 @@ int vhost_kt_iotlb_translate(struct vhost_kt_iotlb *table, u64 addr, u32 len,
 
 		if (unlikely(n >= iov_size))
 			return -ENOBUFS;
-		map = vkt_itree_iter_first(&table->root, addr, last);
+		map = vkt_itree_iter_first(&table->root, addr, end);
 		if (unlikely(!map || map->start > addr)) {
 			*miss = addr;
 			return -ENOENT;
@@ -218,6 +218,7 @@ int vhost_kt_iotlb_translate(struct vhost_kt_iotlb *table, u64 addr, u32 len,
 		left -= chunk;
 		addr += chunk;
 	}
+	*last = map;
 	return n;
 }
 EXPORT_SYMBOL_GPL(vhost_kt_iotlb_translate);

@@ -104,6 +104,42 @@ void __user *vhost_kt_meta_cached(struct vhost_kt_virtqueue *vq,
 }
 
 /**
+ * vhost_kt_translate_walk - vhost_kt_translate() through the tables
+ * @vq: the queue (its mutex held)
+ * @addr: guest address
+ * @len: length in bytes
+ * @iov: output array
+ * @iov_size: entries available in @iov
+ * @access: VHOST_ACCESS_RO or VHOST_ACCESS_WO
+ *
+ * The path of a buffer outside the queue's last map: walk the IOTLB, or
+ * the memory table without one, and remember the map the walk ended in.
+ *
+ * Return: as vhost_kt_translate().
+ */
+int vhost_kt_translate_walk(struct vhost_kt_virtqueue *vq, u64 addr, u32 len,
+			    struct iovec iov[], int iov_size, int access)
+{
+	struct vhost_kt_iotlb *iotlb = READ_ONCE(vq->dev->iotlb);
+	const struct vhost_kt_map *map;
+	u64 miss;
+	int n;
+
+	n = vhost_kt_iotlb_translate(iotlb ? iotlb : READ_ONCE(vq->dev->umem),
+				     addr, len, iov, iov_size, access, &miss,
+				     &map);
+	if (likely(n > 0)) {
+		vq->last_map = map;
+	} else if (unlikely(n == -ENOENT)) {
+		if (!iotlb)
+			return -EFAULT;
+		vhost_kt_iotlb_miss(vq, miss, access);
+		return -EAGAIN;
+	}
+	return n;
+}
+
+/**
  * vhost_kt_meta_uaddr - user address of a ring field under the device IOTLB
  * @vq: the queue (its mutex held)
  * @addr: IOVA of the field
@@ -143,6 +179,7 @@ void vhost_kt_vq_meta_reset(struct vhost_kt_virtqueue *vq)
 
 	for (i = 0; i < VHOST_KT_NUM_ADDRS; i++)
 		vq->meta_iotlb[i] = NULL;
+	vq->last_map = NULL;
 }
 
 static void vkt_dev_meta_reset(struct vhost_kt_dev *dev)
@@ -305,6 +342,8 @@ long vhost_kt_set_memory(struct vhost_kt_dev *dev,
 	vhost_kt_dev_lock_vqs(dev);
 	old = dev->umem;
 	WRITE_ONCE(dev->umem, umem);
+	/* The queues' last maps may be in the old table. */
+	vkt_dev_meta_reset(dev);
 	vhost_kt_dev_unlock_vqs(dev);
 
 	vhost_kt_iotlb_free(old);

@@ -130,7 +130,7 @@ struct vhost_kt_map *vhost_kt_iotlb_itree_first(struct vhost_kt_iotlb *iotlb,
 						u64 start, u64 last);
 int vhost_kt_iotlb_translate(struct vhost_kt_iotlb *table, u64 addr, u32 len,
 			     struct iovec iov[], int iov_size, int access,
-			     u64 *miss);
+			     u64 *miss, const struct vhost_kt_map **last);
 struct vhost_kt_map *vhost_kt_iotlb_itree_next(struct vhost_kt_map *map,
 					       u64 start, u64 last);
 
@@ -164,6 +164,14 @@ struct vhost_kt_virtqueue {
 	 */
 	bool rings_checked;
 	const struct vhost_kt_map *meta_iotlb[VHOST_KT_NUM_ADDRS];
+	/*
+	 * The map (memory region or IOTLB entry) of the last buffer
+	 * translated: a queue's buffers nearly always come from the region
+	 * its last one did, and checking one entry is a fraction of a tree
+	 * walk.  Cleared with meta_iotlb, under this mutex, before any change
+	 * to the tables can free the map.
+	 */
+	const struct vhost_kt_map *last_map;
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;
 	struct eventfd_ctx *error_ctx;

@@ -42,8 +42,9 @@ static inline __virtio16 __user *vkt_avail_event(struct vhost_kt_virtqueue *vq)
  * check with access_ok() and use the unchecked helper (a fault then just
  * fails with -EFAULT).
  */
-static int vkt_get16(struct vhost_kt_virtqueue *vq, __virtio16 *val,
-		     const __virtio16 __user *p, int type)
+static noinline int vkt_get16_slow(struct vhost_kt_virtqueue *vq,
+				   __virtio16 *val,
+				   const __virtio16 __user *p, int type)
 {
 	const __virtio16 __user *u = p;
 
@@ -58,6 +59,16 @@ static int vkt_get16(struct vhost_kt_virtqueue *vq, __virtio16 *val,
 	if (!access_ok(u, sizeof(*u)))
 		return -EFAULT;
 	return __get_user(*val, u);
+}
+
+/* Inline for the common case: a call costs as much as the read itself. */
+static __always_inline int vkt_get16(struct vhost_kt_virtqueue *vq,
+				     __virtio16 *val,
+				     const __virtio16 __user *p, int type)
+{
+	if (likely(vq->rings_checked && !vq->dev->iotlb))
+		return __get_user(*val, p);
+	return vkt_get16_slow(vq, val, p, type);
 }
 
 static int vkt_put16(struct vhost_kt_virtqueue *vq, __virtio16 val,

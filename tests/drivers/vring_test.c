@@ -9,7 +9,8 @@
  * IOTLB messages), pushes chains of buffers of varying sizes (direct
  * chains and indirect tables), kicks, waits for the call eventfd and checks
  * every used length and every byte the backend echoed (XORed with
- * VHOST_KT_TEST_XOR).  With --negative it feeds malformed rings and checks
+ * VHOST_KT_TEST_XOR); a --count run then moves guest memory to a copy and
+ * goes on (move_memory()).  With --negative it feeds malformed rings and checks
  * that the kernel refuses them through the error eventfd, without touching
  * the used ring, and that the ring works again after a reset.
  *
@@ -909,6 +910,62 @@ static void describe(char *buf, size_t len, unsigned int num)
 		 o.iotlb, o.nvqs, mode_name(), o.new_worker ? "+new-worker" : "");
 }
 
+/*
+ * Move guest memory to a copy of itself and tell the device, as a VMM does
+ * when it remaps a guest's RAM.  The kernel keeps, per queue, the map its
+ * last buffer came from in front of the table walk; had that survived the
+ * change, the device would echo from, and into, the old copy, and the byte
+ * checks of the traffic that follows would fail.  Rings have user
+ * addresses with a memory table and stay where they are; under an IOTLB
+ * they are IOVAs and move too, so the old copy can go: a stale map then
+ * faults.
+ */
+static int move_memory(struct dev *d)
+{
+	struct vhost_msg_v2 inv = {
+		.type = VHOST_IOTLB_MSG_V2,
+		/* Size 0: everything, as QEMU invalidates. */
+		.iotlb = { .type = VHOST_IOTLB_INVALIDATE },
+	};
+	uint8_t *old = arena, *copy;
+	int i;
+
+	copy = mmap(NULL, arena_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (copy == MAP_FAILED) {
+		diag("mmap: %s", strerror(errno));
+		return -1;
+	}
+	memcpy(copy, old, arena_size);
+	for (i = 0; i < nreg; i++)
+		reg[i].va = copy + (reg[i].va - old);
+	arena = copy;
+	if (set_mem_table(d))
+		return -1;
+	if (!o.iotlb)
+		return 0;
+
+	for (i = 0; i < d->nvqs; i++) {
+		struct vq *q = &d->vq[i];
+
+		q->vr.desc = (void *)mem_ptr(q->desc_gpa, &(size_t){0});
+		q->vr.avail = (void *)mem_ptr(q->avail_gpa, &(size_t){0});
+		q->vr.used = (void *)mem_ptr(q->used_gpa, &(size_t){0});
+	}
+	if (write(d->fd, &inv, sizeof(inv)) != sizeof(inv)) {
+		diag("IOTLB invalidate write: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; o.iotlb == 1 && i < nreg; i++)
+		if (iotlb_update(d, &reg[i]))
+			return -1;
+	for (i = 0; o.iotlb == 2 && i < d->nvqs; i++)
+		if (iotlb_update(d, mem_region(d->vq[i].used_gpa)))
+			return -1;
+	munmap(old, arena_size);
+	return 0;
+}
+
 static void test_traffic(void)
 {
 	struct vhost_kt_test_stats st;
@@ -933,6 +990,23 @@ static void test_traffic(void)
 	    pushed, bytes, what);
 	if (r)
 		goto out;
+
+	/* A count run goes on in moved memory (a stress run keeps its length). */
+	if (!o.seconds) {
+		r = move_memory(&d);
+		if (!r)
+			r = traffic(&d, o.count + 1000, 0);
+		pushed = bytes = 0;
+		for (i = 0; i < d.nvqs; i++) {
+			pushed += d.vq[i].pushed;
+			bytes += d.vq[i].bytes;
+		}
+		check(!r, "memory moved to a copy%s: %lu chains in all, every byte checked",
+		      o.iotlb ? ", IOTLB invalidated, the old copy unmapped" : "",
+		      pushed);
+		if (r)
+			goto out;
+	}
 
 	r = run_mask(&d, 0);
 	for (i = 0; !r && i < d.nvqs; i++) {

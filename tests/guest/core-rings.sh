@@ -5,7 +5,8 @@
 # (tests/kmod, /dev/vhost-kt-test) by tests/drivers/vring_test: ring sizes
 # from 1 to the 32768 maximum, 16-bit index wrap-around, several memory
 # regions with holes, event_idx / indirect / version_1 on and off, IOTLB
-# instead of a memory table, two queues on two workers, malformed rings.
+# instead of a memory table, two queues on two workers, guest memory moved
+# to a copy between two runs of traffic, malformed rings.
 # Everything runs once with kthread workers and once with vhost_task
 # workers (kernels that have vhost_task).
 . "$VKT_REPO/tests/guest/lib.sh"
