@@ -6,7 +6,8 @@ differences between stock and vhost-kt in each worker mode.
 
 usage: profile-report.py COUNTS KALLSYMS GUEST-LOG [TOP]
 
-COUNTS is the plugin's output ("phase N" then "vaddr insns count" lines),
+COUNTS is the plugin's output ("phase N", "user N", then "vaddr insns count"
+lines),
 KALLSYMS the guest's /proc/kallsyms of the same boot, GUEST-LOG the console
 output with the "vkt-prof-phase N DATAPATH" lines that name the phases.
 """
@@ -29,16 +30,20 @@ def load_symbols(path):
 
 
 def load_phases(path):
-    phases = {}
+    phases, user = {}, {}
     cur = None
     with open(path) as f:
         for line in f:
             if line.startswith('phase '):
-                cur = phases.setdefault(int(line.split()[1]), [])
+                n = int(line.split()[1])
+                cur = phases.setdefault(n, [])
+                continue
+            if line.startswith('user '):
+                user[n] = int(line.split()[1])
                 continue
             vaddr, insns, count = line.split()
             cur.append((int(vaddr, 16), int(insns), int(count)))
-    return phases
+    return phases, user
 
 
 def phase_names(path):
@@ -60,9 +65,10 @@ def by_function(blocks, addrs, syms):
     return funcs
 
 
-def show(title, funcs, top):
+def show(title, funcs, user, top):
     total = sum(funcs.values())
     print(f'\n## {title}: {total:,} kernel instructions\n')
+    print(f'User space (not broken down): {user:,} instructions.\n')
     mods = collections.Counter()
     for (mod, _), n in funcs.items():
         mods[mod] += n
@@ -96,14 +102,14 @@ def main():
     counts, kallsyms, log = sys.argv[1:4]
     top = int(sys.argv[4]) if len(sys.argv) > 4 else 30
     addrs, syms = load_symbols(kallsyms)
-    phases = load_phases(counts)
+    phases, user = load_phases(counts)
     names = phase_names(log)
     funcs = {}
     for n, dp in sorted(names.items()):
         if n not in phases:
             sys.exit(f'profile-report: no counts for phase {n} ({dp})')
         funcs[dp] = by_function(phases[n], addrs, syms)
-        show(dp, funcs[dp], top)
+        show(dp, funcs[dp], user.get(n, 0), top)
     for mode in ('task', 'kthread'):
         s, k = f'stock-{mode}', f'kt-{mode}'
         if s in funcs and k in funcs:

@@ -12,7 +12,9 @@
  * profiles several datapaths one after the other.
  *
  * Arguments: out=FILE (required), mark=HEX, min=HEX (lowest address
- * counted, default: the kernel half of the x86-64 address space).
+ * counted per block, default: the kernel half of the x86-64 address
+ * space).  Blocks below it (user space: its addresses mean nothing
+ * without the process) only add to one total per phase, "user N".
  *
  * QEMU's plugin API is declared here rather than included: Debian ships
  * no qemu-plugin.h, and these few calls have not changed since API
@@ -66,6 +68,7 @@ static size_t chunk_used = CHUNK;
 static uint64_t mark, min_addr = 0xffff800000000000ULL;
 static FILE *out;
 static unsigned int phase;
+static uint64_t user_insns;
 
 static size_t slot_of(uint64_t vaddr, uint32_t insns, size_t size)
 {
@@ -123,7 +126,8 @@ static void dump_phase(void)
 {
 	size_t i;
 
-	fprintf(out, "phase %u\n", phase++);
+	fprintf(out, "phase %u\nuser %" PRIu64 "\n", phase++, user_insns);
+	user_insns = 0;
 	for (i = 0; i < table_size; i++) {
 		if (!table[i] || !table[i]->count)
 			continue;
@@ -144,8 +148,11 @@ static void on_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	uint64_t vaddr = qemu_plugin_tb_vaddr(tb);
 	struct tb *e;
 
-	if (vaddr < min_addr)
+	if (vaddr < min_addr) {
+		qemu_plugin_register_vcpu_tb_exec_inline(tb, INLINE_ADD_U64,
+			&user_insns, qemu_plugin_tb_n_insns(tb));
 		return;
+	}
 	e = lookup(vaddr, qemu_plugin_tb_n_insns(tb));
 	if (!e)
 		return;
