@@ -47,13 +47,18 @@ def load_phases(path):
 
 
 def phase_names(path):
-    names = {}
+    """Phase numbers to datapaths, and per datapath its clock and busy times."""
+    names, times = {}, {}
     with open(path, errors='replace') as f:
         for line in f:
             parts = line.split()
             if len(parts) == 3 and parts[0] == 'vkt-prof-phase':
                 names[int(parts[1])] = parts[2]
-    return names
+            elif len(parts) > 2 and parts[0] == 'vkt-prof-times':
+                v = [int(x) for x in parts[2:]]
+                half = len(v) // 2
+                times[parts[1]] = [b - a for a, b in zip(v[:half], v[half:])]
+    return names, times
 
 
 def by_function(blocks, addrs, syms):
@@ -65,10 +70,14 @@ def by_function(blocks, addrs, syms):
     return funcs
 
 
-def show(title, funcs, user, top):
+def show(title, funcs, user, times, top):
     total = sum(funcs.values())
     print(f'\n## {title}: {total:,} kernel instructions\n')
-    print(f'User space (not broken down): {user:,} instructions.\n')
+    print(f'User space (not broken down): {user:,} instructions.')
+    if times:
+        busy = ', '.join(f'cpu{i} {t / 1e6:.1f}' for i, t in enumerate(times[1:]))
+        print(f'Clock: {times[0] / 1e6:.1f} ms; busy per CPU (ms): {busy}.')
+    print()
     mods = collections.Counter()
     for (mod, _), n in funcs.items():
         mods[mod] += n
@@ -103,13 +112,13 @@ def main():
     top = int(sys.argv[4]) if len(sys.argv) > 4 else 30
     addrs, syms = load_symbols(kallsyms)
     phases, user = load_phases(counts)
-    names = phase_names(log)
+    names, times = phase_names(log)
     funcs = {}
     for n, dp in sorted(names.items()):
         if n not in phases:
             sys.exit(f'profile-report: no counts for phase {n} ({dp})')
         funcs[dp] = by_function(phases[n], addrs, syms)
-        show(dp, funcs[dp], user.get(n, 0), top)
+        show(dp, funcs[dp], user.get(n, 0), times.get(dp), top)
     for mode in ('task', 'kthread'):
         s, k = f'stock-{mode}', f'kt-{mode}'
         if s in funcs and k in funcs:

@@ -26,6 +26,13 @@ vkt_check "stock vhost_net loads" vkt_modprobe vhost_net
 vkt_check "vhost_kt loads" vkt_load_module
 vkt_check "the symbol table is saved" cp /proc/kallsyms $OUT/kallsyms
 
+# "NS CPU-NS...": the clock and each CPU's busy time (schedstat's
+# rq_cpu_time).  Under -icount the clock skips ahead while every vCPU is
+# idle: time that no instruction count shows, but a rate includes.
+clock_busy() {
+	echo "$(date +%s%N) $(awk '/^cpu[0-9]/ { printf "%s ", $8 }' /proc/schedstat)"
+}
+
 phase=1
 for dp in $DATAPATHS; do
 	case $dp in
@@ -39,12 +46,14 @@ for dp in $DATAPATHS; do
 	sync
 	echo "vkt-prof-phase $phase $dp"
 	phase=$((phase + 1))
+	t0=$(clock_busy)
 	# shellcheck disable=SC2086
 	if "$BENCH" $opt --pin --secs "$SECS" "$dev" $TESTS; then
 		vkt_ok "$dp: $TESTS"
 	else
 		vkt_fail "$dp: $TESTS"
 	fi
+	echo "vkt-prof-times $dp $t0 $(clock_busy)"
 done
 sync
 vkt_check "vhost_kt unloads" vkt_unload_module
