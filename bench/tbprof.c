@@ -7,7 +7,7 @@
  * counts, where perf would sample.
  *
  * Phases: every time the block at address "mark" runs (bench/profile points
- * it at ksys_sync, i.e. the guest runs sync(1) between two measurements),
+ * it at __x64_sys_sync: the guest runs sync(1) between two measurements),
  * the counts so far are written out as one phase and reset, so one boot
  * profiles several datapaths one after the other.
  *
