@@ -118,6 +118,11 @@ def main():
         if n not in phases:
             sys.exit(f'profile-report: no counts for phase {n} ({dp})')
         funcs[dp] = by_function(phases[n], addrs, syms)
+        # Phases are told apart only by counting syncs: a phase that did
+        # not run its datapath's module means the count slipped.
+        want = 'vhost_kt' if dp.startswith('kt-') else 'vhost_net'
+        if not any(k[0] == want and v for k, v in funcs[dp].items()):
+            sys.exit(f'profile-report: phase {n} ({dp}) never ran {want}')
         show(dp, funcs[dp], user.get(n, 0), times.get(dp), top)
     for mode in ('task', 'kthread'):
         s, k = f'stock-{mode}', f'kt-{mode}'
