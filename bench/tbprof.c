@@ -11,10 +11,20 @@
  * the counts so far are written out as one phase and reset, so one boot
  * profiles several datapaths one after the other.
  *
+ * Counts are kept per vCPU (an exec callback, which is told the vCPU,
+ * where an inline add would not be): under -icount the vCPUs take turns on
+ * one clock, so work on the driver's CPU is time the worker's CPU loses,
+ * and only a per-CPU split shows which side a difference is on.  -icount
+ * also runs every vCPU in one thread, so the plain increments do not race.
+ *
  * Arguments: out=FILE (required), mark=HEX, min=HEX (lowest address
  * counted per block, default: the kernel half of the x86-64 address
  * space).  Blocks below it (user space: its addresses mean nothing
  * without the process) only add to one total per phase, "user N".
+ *
+ * Output per phase: "phase N", "user N", then one line per block that
+ * ran, "VADDR INSNS COUNT CPU0 .. CPU3" (hex address, decimal counts;
+ * vCPUs past the fourth count only in COUNT).
  *
  * QEMU's plugin API is declared here rather than included: Debian ships
  * no qemu-plugin.h, and these few calls have not changed since API
@@ -50,12 +60,15 @@ __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 /*
  * One per (start address, length): a block retranslated after a flush, or
  * cut short for -icount, counts into the same entry, or its own if its
- * length differs.  Entries never move (inline ops hold their address); the
+ * length differs.  Entries never move (callbacks hold their address); the
  * hash table holds pointers and is what grows.
  */
+#define NCPUS 4
+
 struct tb {
 	uint64_t vaddr;
 	uint64_t count;
+	uint64_t cpu[NCPUS];
 	uint32_t insns;
 };
 
@@ -131,15 +144,29 @@ static void dump_phase(void)
 	for (i = 0; i < table_size; i++) {
 		if (!table[i] || !table[i]->count)
 			continue;
-		fprintf(out, "%" PRIx64 " %u %" PRIu64 "\n", table[i]->vaddr,
-			table[i]->insns, table[i]->count);
+		fprintf(out, "%" PRIx64 " %u %" PRIu64 " %" PRIu64 " %" PRIu64
+			" %" PRIu64 " %" PRIu64 "\n", table[i]->vaddr,
+			table[i]->insns, table[i]->count, table[i]->cpu[0],
+			table[i]->cpu[1], table[i]->cpu[2], table[i]->cpu[3]);
 		table[i]->count = 0;
+		memset(table[i]->cpu, 0, sizeof(table[i]->cpu));
 	}
 	fflush(out);
 }
 
+static void on_exec(unsigned int vcpu, void *udata)
+{
+	struct tb *e = udata;
+
+	e->count++;
+	if (vcpu < NCPUS)
+		e->cpu[vcpu]++;
+}
+
+/* The mark's block: counted first, so that it closes its own phase. */
 static void on_mark(unsigned int vcpu, void *udata)
 {
+	on_exec(vcpu, udata);
 	dump_phase();
 }
 
@@ -156,11 +183,8 @@ static void on_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	e = lookup(vaddr, qemu_plugin_tb_n_insns(tb));
 	if (!e)
 		return;
-	qemu_plugin_register_vcpu_tb_exec_inline(tb, INLINE_ADD_U64,
-						 &e->count, 1);
-	if (vaddr == mark)
-		qemu_plugin_register_vcpu_tb_exec_cb(tb, on_mark, CB_NO_REGS,
-						     NULL);
+	qemu_plugin_register_vcpu_tb_exec_cb(tb, vaddr == mark ? on_mark :
+					     on_exec, CB_NO_REGS, e);
 }
 
 static void on_atexit(qemu_plugin_id_t id, void *udata)
