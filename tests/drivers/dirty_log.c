@@ -21,6 +21,10 @@
  *     and ignore log_guest_addr, as upstream;
  *   - the VHOST_SET_LOG_FD eventfd was signalled.
  *
+ * --log-queue 1 sets VHOST_VRING_F_LOG on queue 1 (vhost-net: TX) instead of
+ * queue 0 (RX), so that the used ring of each kind of queue is checked both
+ * ways.
+ *
  * Guest memory is two regions whose guest-physical order differs from their
  * order in our address space, so a log by user address or by IOVA shows.
  *
@@ -80,7 +84,7 @@
 #define barrier()	__sync_synchronize()
 
 static const char *dev_path = "/dev/vhost-kt-test";
-static int opt_mode = -1, opt_iotlb, opt_errors;
+static int opt_mode = -1, opt_iotlb, opt_errors, opt_log_queue;
 static bool is_net;
 
 /* ---- guest memory and the log ---- */
@@ -461,7 +465,7 @@ static void fill(uint64_t gpa, uint32_t len, uint8_t seed)
 #define B(page, off)	(GPA_B + (page) * PAGE + (off))
 
 /*
- * Test backend: chains on queue 0 (logged used ring) and queue 1 (not):
+ * Test backend: chains on queue 0 and queue 1 (one of them logged):
  * a buffer across pages, a chain written only in its first page, an
  * indirect chain across a page boundary.
  */
@@ -613,8 +617,8 @@ static void test_traffic(void)
 		features |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	if (opt_iotlb)
 		features |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
-	vq_init(&vqs[0], 0, A(0, 0), true);
-	vq_init(&vqs[1], 1, A(3, 0), false);
+	vq_init(&vqs[0], 0, A(0, 0), opt_log_queue == 0);
+	vq_init(&vqs[1], 1, A(3, 0), opt_log_queue == 1);
 	logfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	r = dev_open(features);
@@ -637,8 +641,8 @@ static void test_traffic(void)
 		r = vq_setup(&vqs[i]);
 	if (!r)
 		r = backend_run(true);
-	check(!r, "%s: device set up with VHOST_F_LOG_ALL (acked before the memory table)%s, queue 0 logged",
-	    what, opt_iotlb ? " and an IOTLB" : "");
+	check(!r, "%s: device set up with VHOST_F_LOG_ALL (acked before the memory table)%s, queue %d logged",
+	    what, opt_iotlb ? " and an IOTLB" : "", opt_log_queue);
 	if (r)
 		return;
 
@@ -786,7 +790,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "dev", 1, 0, 'd' }, { "mode", 1, 0, 'm' },
 		{ "iotlb", 0, 0, 'T' }, { "errors", 0, 0, 'E' },
-		{ "label", 1, 0, 'l' }, { 0 }
+		{ "label", 1, 0, 'l' }, { "log-queue", 1, 0, 'q' }, { 0 }
 	};
 	int c;
 
@@ -800,8 +804,9 @@ int main(int argc, char **argv)
 		case 'T': opt_iotlb = 1; break;
 		case 'E': opt_errors = 1; break;
 		case 'l': tap_label = optarg; break;
+		case 'q': opt_log_queue = atoi(optarg) == 1; break;
 		default:
-			fprintf(stderr, "usage: dirty_log [--dev PATH] [--mode kthread|task] [--iotlb] [--errors] [--label S]\n");
+			fprintf(stderr, "usage: dirty_log [--dev PATH] [--mode kthread|task] [--iotlb] [--log-queue 0|1] [--errors] [--label S]\n");
 			return 2;
 		}
 	}
