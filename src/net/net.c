@@ -142,6 +142,16 @@ void vhost_kt_net_busy_poll(struct vhost_kt_net *n, bool poll_rx,
 
 	if (!mutex_trylock(&vq->mutex))
 		return;
+	/*
+	 * The loop reads both avail rings with preemption off, where an IOTLB
+	 * miss must not be reported (that allocates): under an IOTLB the reads
+	 * must hit the ring mappings a prefetch caches.  The caller's handler
+	 * prefetched its own queue; this one may never have been, and if its
+	 * rings are not mapped (the misses are queued now, outside the loop)
+	 * there is nothing to poll for on its side.
+	 */
+	if (!vhost_kt_vq_meta_prefetch(vq))
+		goto unlock;
 
 	vhost_kt_disable_notify(&n->dev, vq);
 	sock = vhost_kt_net_sock(rvq);
@@ -166,7 +176,7 @@ void vhost_kt_net_busy_poll(struct vhost_kt_net *n, bool poll_rx,
 		busy_poll_try_queue(n, vq);
 	else
 		vhost_kt_enable_notify(&n->dev, rvq);
-
+unlock:
 	mutex_unlock(&vq->mutex);
 }
 

@@ -235,6 +235,7 @@ struct vq {
  */
 static int vfd, tapfd, bfd, peer, tap_ifindex;
 static bool opt_packet_backend, opt_delete_tap, opt_poll_unbacked;
+static bool opt_poll_iotlb;
 static char tap_ifname[IFNAMSIZ];
 static struct vq vqs[2];
 static uint64_t features;
@@ -1039,7 +1040,14 @@ static void setup_features(void)
 	 * Not VIRTIO_F_ANY_LAYOUT: vhost-net reuses its bit 27 for
 	 * VHOST_NET_F_VIRTIO_NET_HDR, so a VMM never acks it.
 	 */
-	want = (opt_mrg ? 1ULL << VIRTIO_NET_F_MRG_RXBUF : 0) |
+	if (opt_poll_iotlb) {
+		uint64_t bf = 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
+
+		if (ioctl(vfd, VHOST_SET_BACKEND_FEATURES, &bf) < 0)
+			bail("VHOST_SET_BACKEND_FEATURES(IOTLB_MSG_V2)");
+	}
+	want = (opt_poll_iotlb ? 1ULL << VIRTIO_F_ACCESS_PLATFORM : 0) |
+	       (opt_mrg ? 1ULL << VIRTIO_NET_F_MRG_RXBUF : 0) |
 	       (opt_event_idx ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0) |
 	       (opt_indirect ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
 	       (opt_v1 ? 1ULL << VIRTIO_F_VERSION_1 : 0) |
@@ -1066,6 +1074,25 @@ static void setup_memory(void)
 	free(m);
 }
 
+/* --poll-iotlb: the IOTLB maps guest memory one to one (IOVA = GPA). */
+static void setup_iotlb(void)
+{
+	struct vhost_msg_v2 msg = {
+		.type = VHOST_IOTLB_MSG_V2,
+		.iotlb.type = VHOST_IOTLB_UPDATE,
+		.iotlb.perm = VHOST_ACCESS_RW,
+	};
+	unsigned int i;
+
+	for (i = 0; i < nregions; i++) {
+		msg.iotlb.iova = regions[i].gpa;
+		msg.iotlb.size = regions[i].size;
+		msg.iotlb.uaddr = (uintptr_t)regions[i].hva;
+		if (write(vfd, &msg, sizeof(msg)) != sizeof(msg))
+			bail("IOTLB update of region %u", i);
+	}
+}
+
 static void setup_vring(struct vq *vq)
 {
 	struct vhost_vring_state st = { .index = vq->idx, .num = ring_num };
@@ -1077,6 +1104,11 @@ static void setup_vring(struct vq *vq)
 	};
 	struct vhost_vring_file f = { .index = vq->idx };
 
+	if (opt_poll_iotlb) {
+		addr.desc_user_addr = vq->desc_gpa;
+		addr.avail_user_addr = vq->avail_gpa;
+		addr.used_user_addr = vq->used_gpa;
+	}
 	if (ioctl(vfd, VHOST_SET_VRING_NUM, &st) < 0)
 		bail("VHOST_SET_VRING_NUM(%u)", ring_num);
 	st.num = 0;
@@ -1099,6 +1131,11 @@ static void setup_vring(struct vq *vq)
  * the pair.  Those accesses must go through the checked uaccess helpers
  * and fail with an error on TX's error eventfd; an unchecked access to a
  * non-canonical address faults, and the kernel logs a WARNING for it.
+ *
+ * --poll-iotlb: the same with a device IOTLB that maps guest memory but
+ * not the TX rings' IOVAs.  Busy polling runs with preemption off, where
+ * reporting an IOTLB miss (which allocates) must not happen; the misses
+ * for TX's rings must still reach userspace, and RX must work.
  */
 #define UNBACKED_RING	0x8000000000000000ULL
 static int tx_err_fd = -1;
@@ -1128,6 +1165,27 @@ static void setup_unbacked_tx(void)
 		bail("VHOST_SET_VRING_KICK");
 }
 
+/* Read the queued IOTLB messages: was a miss inside TX's rings among them? */
+static void check_tx_misses(void)
+{
+	struct pollfd p = { .fd = vfd, .events = POLLIN };
+	uint64_t end = UNBACKED_RING + 32 * ring_num + 6 + 8 * ring_num;
+	struct vhost_msg_v2 msg;
+	unsigned int misses = 0, tx = 0;
+
+	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+		if (read(vfd, &msg, sizeof(msg)) != sizeof(msg))
+			bail("read IOTLB message");
+		if (msg.type != VHOST_IOTLB_MSG_V2 ||
+		    msg.iotlb.type != VHOST_IOTLB_MISS)
+			continue;
+		misses++;
+		tx += msg.iotlb.iova >= UNBACKED_RING && msg.iotlb.iova < end;
+	}
+	check(tx > 0, "busy polling's reads of the TX rings became IOTLB misses for userspace (%u of %u)",
+	      tx, misses);
+}
+
 static void test_poll_unbacked(void)
 {
 	struct vhost_vring_state st = { .index = RX_Q, .num = 50 };
@@ -1140,6 +1198,10 @@ static void test_poll_unbacked(void)
 	check(rx_run(frames),
 	      "RX with 50 us busy polling beside unusable TX rings: %u frames, every byte checked",
 	      frames);
+	if (opt_poll_iotlb) {
+		check_tx_misses();
+		return;
+	}
 	n = read(tx_err_fd, &errs, sizeof(errs));
 	check(n == sizeof(errs) && errs,
 	      "busy polling reported the TX rings through TX's error eventfd (%llu times)",
@@ -1173,6 +1235,8 @@ static void setup(void)
 	setup_owner();
 	setup_features();
 	setup_memory();
+	if (opt_poll_iotlb)
+		setup_iotlb();
 	setup_vring(&vqs[RX_Q]);
 	if (opt_poll_unbacked)
 		setup_unbacked_tx();
@@ -1539,6 +1603,7 @@ int main(int argc, char **argv)
 		{ "backend", required_argument, NULL, 11 },
 		{ "delete-tap", no_argument, NULL, 12 },
 		{ "poll-unbacked", no_argument, NULL, 13 },
+		{ "poll-iotlb", no_argument, NULL, 14 },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1585,6 +1650,7 @@ int main(int argc, char **argv)
 			break;
 		case 12: opt_delete_tap = true; break;
 		case 13: opt_poll_unbacked = true; break;
+		case 14: opt_poll_unbacked = opt_poll_iotlb = true; break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--device PATH] [--tap NAME] [--ring N] [--regions N]\n"
@@ -1592,7 +1658,8 @@ int main(int argc, char **argv)
 				"  [--[no-]mrg] [--[no-]event-idx] [--[no-]indirect] [--[no-]v1]\n"
 				"  [--vhost-hdr] [--mode kthread|task] [--expect-worker task|kthread]\n"
 				"  [--backend tap|packet] [--ping] [--label TEXT] [--debug]\n"
-				"  [--lax-v1-num-buffers] [--delete-tap] [--poll-unbacked] [DEVICE]\n",
+				"  [--lax-v1-num-buffers] [--delete-tap] [--poll-unbacked] [--poll-iotlb]\n"
+				"  [DEVICE]\n",
 				argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
