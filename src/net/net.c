@@ -142,21 +142,17 @@ void vhost_kt_net_busy_poll(struct vhost_kt_net *n, bool poll_rx,
 
 	if (!mutex_trylock(&vq->mutex))
 		return;
-	/*
-	 * The loop reads both avail rings with preemption off, where an IOTLB
-	 * miss must not be reported (that allocates): under an IOTLB the reads
-	 * must hit the ring mappings a prefetch caches.  The caller's handler
-	 * prefetched its own queue; this one may never have been, and if its
-	 * rings are not mapped (the misses are queued now, outside the loop)
-	 * there is nothing to poll for on its side.
-	 */
-	if (!vhost_kt_vq_meta_prefetch(vq))
-		goto unlock;
 
 	vhost_kt_disable_notify(&n->dev, vq);
 	sock = vhost_kt_net_sock(rvq);
 
-	preempt_disable();
+	/*
+	 * Pinned to this CPU, so that its clock measures the timeout, but
+	 * preemptible: the ring reads in the loop may take a page fault, or
+	 * under an IOTLB report a miss (which allocates), and either must be
+	 * served like anywhere else, not refused as in atomic context.
+	 */
+	migrate_disable();
 	endtime = busy_clock() + (poll_rx ? rvq->busyloop_timeout :
 					    tvq->busyloop_timeout);
 	while (can_busy_poll(endtime)) {
@@ -170,13 +166,13 @@ void vhost_kt_net_busy_poll(struct vhost_kt_net *n, bool poll_rx,
 			break;
 		cpu_relax();
 	}
-	preempt_enable();
+	migrate_enable();
 
 	if (poll_rx || sock_has_rx_data(sock))
 		busy_poll_try_queue(n, vq);
 	else
 		vhost_kt_enable_notify(&n->dev, rvq);
-unlock:
+
 	mutex_unlock(&vq->mutex);
 }
 

@@ -85,6 +85,7 @@ static const char *opt_expect_worker;
 static unsigned int seed = 1;
 static bool opt_debug;
 static bool opt_lax_numbuf;
+static bool opt_poll_faults;
 
 /* Expect an ioctl to fail with @err. */
 static void check_errno(int fd, unsigned long req, void *arg, int err,
@@ -126,8 +127,25 @@ static void gmem_init(void)
 	regions = calloc(nregions, sizeof(*regions));
 	for (i = 0; i < nregions; i++) {
 		/* Separate mappings with a hole between them. */
-		void *p = mmap(NULL, region_size + 4096, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p;
+
+		/*
+		 * --poll-faults drops page table entries of the rings, which
+		 * must keep their contents: shared memory keeps them in the
+		 * page cache, as a VMM's memory-backend-memfd does.
+		 */
+		if (opt_poll_faults) {
+			int fd = memfd_create("net_test", MFD_CLOEXEC);
+
+			if (fd < 0 || ftruncate(fd, region_size) < 0)
+				bail("memfd for guest memory");
+			p = mmap(NULL, region_size + 4096, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, fd, 0);
+			close(fd);
+		} else {
+			p = mmap(NULL, region_size + 4096, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		}
 
 		if (p == MAP_FAILED)
 			bail("mmap guest memory");
@@ -1165,6 +1183,52 @@ static void setup_unbacked_tx(void)
 		bail("VHOST_SET_VRING_KICK");
 }
 
+/*
+ * --poll-faults: TX is set up normally but its rings' page table entries
+ * are dropped before RX runs with busy polling, so the first read of TX's
+ * avail ring in the busy loop takes a page fault.  That fault must be
+ * served as in any other ring access (the contents are still there), not
+ * turned into an error: with preemption off around the loop, the fault
+ * handler refuses it and the read returns EFAULT, which the device reports
+ * on TX's error eventfd although nothing is wrong with the ring.
+ */
+static void drop_ptes(uint64_t gpa, size_t len)
+{
+	uintptr_t a = (uintptr_t)gpa_to_hva(gpa);
+	uintptr_t start = a & ~4095UL, end = (a + len + 4095) & ~4095UL;
+
+	if (madvise((void *)start, end - start, MADV_DONTNEED) < 0)
+		bail("madvise(MADV_DONTNEED)");
+}
+
+static void test_poll_faults(void)
+{
+	struct vhost_vring_state st = { .index = RX_Q, .num = 50 };
+	struct vhost_vring_file f = { .index = TX_Q };
+	struct vq *tx = &vqs[TX_Q];
+	uint64_t errs = 0;
+	ssize_t n;
+
+	tx_err_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	f.fd = tx_err_fd;
+	if (tx_err_fd < 0 || ioctl(vfd, VHOST_SET_VRING_ERR, &f) < 0)
+		bail("VHOST_SET_VRING_ERR");
+	if (ioctl(vfd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st) < 0)
+		bail("VHOST_SET_VRING_BUSYLOOP_TIMEOUT");
+	drop_ptes(tx->desc_gpa, 16 * ring_num);
+	drop_ptes(tx->avail_gpa, 6 + 2 * ring_num);
+	drop_ptes(tx->used_gpa, 6 + 8 * ring_num);
+	check(rx_run(frames),
+	      "RX with 50 us busy polling, TX rings not in the page tables: %u frames, every byte checked",
+	      frames);
+	n = read(tx_err_fd, &errs, sizeof(errs));
+	check(n < 0 && errno == EAGAIN,
+	      "busy polling took the page faults on TX's rings without an error (%llu reported)",
+	      n == sizeof(errs) ? (unsigned long long)errs : 0ULL);
+	check(tx_run(frames), "TX after that: %u frames, every byte checked",
+	      frames);
+}
+
 /* Read the queued IOTLB messages: was a miss inside TX's rings among them? */
 static void check_tx_misses(void)
 {
@@ -1604,6 +1668,7 @@ int main(int argc, char **argv)
 		{ "delete-tap", no_argument, NULL, 12 },
 		{ "poll-unbacked", no_argument, NULL, 13 },
 		{ "poll-iotlb", no_argument, NULL, 14 },
+		{ "poll-faults", no_argument, NULL, 15 },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1651,6 +1716,7 @@ int main(int argc, char **argv)
 		case 12: opt_delete_tap = true; break;
 		case 13: opt_poll_unbacked = true; break;
 		case 14: opt_poll_unbacked = opt_poll_iotlb = true; break;
+		case 15: opt_poll_faults = true; break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--device PATH] [--tap NAME] [--ring N] [--regions N]\n"
@@ -1659,15 +1725,16 @@ int main(int argc, char **argv)
 				"  [--vhost-hdr] [--mode kthread|task] [--expect-worker task|kthread]\n"
 				"  [--backend tap|packet] [--ping] [--label TEXT] [--debug]\n"
 				"  [--lax-v1-num-buffers] [--delete-tap] [--poll-unbacked] [--poll-iotlb]\n"
-				"  [DEVICE]\n",
+				"  [--poll-faults] [DEVICE]\n",
 				argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (optind < argc)
 		dev_path = argv[optind];
-	if ((opt_delete_tap || opt_poll_unbacked) && opt_packet_backend) {
-		fprintf(stderr, "--delete-tap and --poll-unbacked need the tap backend\n");
+	if ((opt_delete_tap || opt_poll_unbacked || opt_poll_faults) &&
+	    opt_packet_backend) {
+		fprintf(stderr, "--delete-tap and --poll-* need the tap backend\n");
 		return 2;
 	}
 	if (ring_num < 16 || ring_num > 32768 || (ring_num & (ring_num - 1)) ||
@@ -1682,6 +1749,8 @@ int main(int argc, char **argv)
 
 	if (opt_poll_unbacked) {
 		test_poll_unbacked();
+	} else if (opt_poll_faults) {
+		test_poll_faults();
 	} else if (opt_ping) {
 		check(tx_run(1), "ping: one frame guest -> tap");
 		check(rx_run(1), "ping: one frame tap -> guest");
@@ -1719,7 +1788,7 @@ int main(int argc, char **argv)
 		      "no used entries without a notification (missed TX %lu RX %lu)",
 		      vqs[TX_Q].missed_calls, vqs[RX_Q].missed_calls);
 	}
-	if (!opt_ping && !opt_poll_unbacked)
+	if (!opt_ping && !opt_poll_unbacked && !opt_poll_faults)
 		test_reset_owner();
 
 	if (opt_debug) {

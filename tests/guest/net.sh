@@ -58,6 +58,10 @@ for def in N Y; do
 	# function called from invalid context".
 	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), RX busy poll beside TX rings the IOTLB does not map" \
 		--frames 200 --no-event-idx --poll-iotlb --expect-worker $w /dev/vhost-kt-net
+	# A ring page fault in the busy loop is served, not reported as an
+	# error (with preemption off around the loop it would be refused).
+	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), RX busy poll while TX's ring pages fault" \
+		--frames 200 --poll-faults --expect-worker $w /dev/vhost-kt-net
 	# tun refuses whole TX batches once its interface is deleted.
 	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), tap deleted" \
 		--frames 100 --cycles 1 --delete-tap --expect-worker $w /dev/vhost-kt-net
