@@ -37,10 +37,8 @@ static inline __virtio16 __user *vkt_avail_event(struct vhost_kt_virtqueue *vq)
  * other queue of the pair) still gets a check.  Under an IOTLB the fields
  * are translated first (vhost_kt_meta_uaddr()).
  *
- * The 16-bit accessors also run with preemption off, in the busy-polling
- * loop, where the checked helpers' might_fault() must not be reached: they
- * check with access_ok() and use the unchecked helper (a fault then just
- * fails with -EFAULT).
+ * An unchecked ring's 16-bit fields get access_ok() and the unchecked
+ * helper: the check get_user() makes, without its out-of-line call.
  */
 static noinline int vkt_get16_slow(struct vhost_kt_virtqueue *vq,
 				   __virtio16 *val,
