@@ -1151,9 +1151,10 @@ static void setup_vring(struct vq *vq)
  * non-canonical address faults, and the kernel logs a WARNING for it.
  *
  * --poll-iotlb: the same with a device IOTLB that maps guest memory but
- * not the TX rings' IOVAs.  Busy polling runs with preemption off, where
- * reporting an IOTLB miss (which allocates) must not happen; the misses
- * for TX's rings must still reach userspace, and RX must work.
+ * not the TX rings' IOVAs.  The busy loop's reads of them are IOTLB
+ * misses, which must reach userspace; reporting one allocates, so the loop
+ * must not run with preemption off (a debug kernel logs "BUG: sleeping
+ * function called from invalid context"), and RX must work.
  */
 #define UNBACKED_RING	0x8000000000000000ULL
 static int tx_err_fd = -1;

@@ -52,10 +52,10 @@ for def in N Y; do
 	# error eventfd), never fault (a WARNING in the log).
 	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), RX busy poll beside unchecked TX rings" \
 		--frames 200 --no-event-idx --poll-unbacked --expect-worker $w /dev/vhost-kt-net
-	# The same under a device IOTLB that does not map TX's rings: busy
-	# polling runs with preemption off, where a miss must not be reported
-	# (that allocates); on a debug kernel that would log a "BUG: sleeping
-	# function called from invalid context".
+	# The same under a device IOTLB that does not map TX's rings: the busy
+	# loop reports misses, which allocates; with preemption off around it
+	# a debug kernel would log "BUG: sleeping function called from
+	# invalid context".
 	vkt_run_tap "$NET_TEST" --label "vhost-kt-net (default $w), RX busy poll beside TX rings the IOTLB does not map" \
 		--frames 200 --no-event-idx --poll-iotlb --expect-worker $w /dev/vhost-kt-net
 	# A ring page fault in the busy loop is served, not reported as an
