@@ -804,7 +804,13 @@ int main(int argc, char **argv)
 		case 'T': opt_iotlb = 1; break;
 		case 'E': opt_errors = 1; break;
 		case 'l': tap_label = optarg; break;
-		case 'q': opt_log_queue = atoi(optarg) == 1; break;
+		case 'q':
+			if (strcmp(optarg, "0") && strcmp(optarg, "1")) {
+				fprintf(stderr, "dirty_log: --log-queue is 0 or 1\n");
+				return 2;
+			}
+			opt_log_queue = optarg[0] - '0';
+			break;
 		default:
 			fprintf(stderr, "usage: dirty_log [--dev PATH] [--mode kthread|task] [--iotlb] [--log-queue 0|1] [--errors] [--label S]\n");
 			return 2;
