@@ -15,6 +15,9 @@ VKT_L2_KERNEL=${VKT_L2_KERNEL:-$VKT_CACHE/kernels/$VKT_SERIES/vmlinuz}
 VKT_L2_INITRD=
 VKT_L2_QEMU_EXTRA=${VKT_L2_QEMU_EXTRA:-}
 VKT_L2_APPEND=${VKT_L2_APPEND:-}
+# kvm (nested, as a host runs VMs) or tcg: an emulated L2 needs no KVM in
+# L1, so L1 can run under -icount (bench/run's deterministic VM cells).
+VKT_L2_ACCEL=${VKT_L2_ACCEL:-kvm}
 # Nested KVM in a TCG guest boots in about 15 s on an idle machine, several
 # times that on a busy one.
 VKT_L2_BOOT_TIMEOUT=${VKT_L2_BOOT_TIMEOUT:-300}
@@ -27,12 +30,13 @@ VKT_L2_WHY=
 vkt_l2_setup() {
 	local sum t0
 	mkdir -p "$VKT_L2_DIR"
-	if [ ! -c /dev/kvm ]; then
-		vkt_modprobe kvm_amd nested=1 2>/dev/null || vkt_modprobe kvm_intel nested=1 2>/dev/null
+	if [ "$VKT_L2_ACCEL" = kvm ]; then
+		[ -c /dev/kvm ] || vkt_modprobe kvm_amd nested=1 2>/dev/null ||
+			vkt_modprobe kvm_intel nested=1 2>/dev/null
+		[ -c /dev/kvm ] || { VKT_L2_WHY="no /dev/kvm in the test guest"; return 1; }
 	fi
-	[ -c /dev/kvm ] || { VKT_L2_WHY="no /dev/kvm in the test guest"; return 1; }
 	vkt_modprobe tun || { VKT_L2_WHY="tun does not load"; return 1; }
-	vkt_l2_keeper
+	[ "$VKT_L2_ACCEL" != kvm ] || vkt_l2_keeper
 	command -v iperf3 >/dev/null || { VKT_L2_WHY="iperf3 is not installed on the host"; return 1; }
 	[ -e "$VKT_L2_KERNEL" ] || { VKT_L2_WHY="no kernel image $VKT_L2_KERNEL"; return 1; }
 	# Normally built and cached on the host by tests/vm/run-guest; building it
@@ -49,14 +53,16 @@ vkt_l2_setup() {
 	return 0
 }
 
-# vkt_vm_launch NAME DEV L1ADDR L2ADDR [QUEUES]
+# vkt_vm_launch NAME DEV L1ADDR L2ADDR [QUEUES [MODE]]
 # Start an L2 guest whose virtio-net is backed by vhost device node DEV (one
 # fd per queue pair), on tap vkt-NAME with L1ADDR (CIDR) in L1 and L2ADDR
-# (CIDR) in the guest, in cgroup /vkt-NAME.  Does not wait: see vkt_vm_wait.
-# Must not run in a subshell (the QEMU job belongs to the calling shell).
+# (CIDR) in the guest, in cgroup /vkt-NAME.  MODE task or kthread sets the
+# fds' worker mode by ioctl first (the device's default otherwise).  Does
+# not wait: see vkt_vm_wait.  Must not run in a subshell (the QEMU job
+# belongs to the calling shell).
 vkt_vm_launch() {
-	local name=$1 dev=$2 l1addr=$3 l2addr=$4 nq=${5:-1}
-	local d=$VKT_L2_DIR/$name tap=vkt-$1 cg=/sys/fs/cgroup/vkt-$1 smp=1 mq= mac n
+	local name=$1 dev=$2 l1addr=$3 l2addr=$4 nq=${5:-1} mode=${6:-}
+	local d=$VKT_L2_DIR/$name tap=vkt-$1 cg=/sys/fs/cgroup/vkt-$1 smp=1 mq= mac n fo=()
 	# One boot at a time: on the test guest's single vCPU, three L2 guests
 	# booting together took 250 s where one takes 40.
 	# A guest that does not come up is reported later by the caller's own
@@ -72,7 +78,11 @@ vkt_vm_launch() {
 	VKT_VM_IP[$name]=${l2addr%/*}
 	VKT_VM_L1IP[$name]=${l1addr%/*}
 	VKT_VM_NQ[$name]=$nq
-	VKT_VM_ARGS[$name]="$dev $l1addr $l2addr $nq"
+	VKT_VM_ARGS[$name]="$dev $l1addr $l2addr $nq $mode"
+	case $mode in
+	task) fo=(--fork-owner 1) ;;
+	kthread) fo=(--fork-owner 0) ;;
+	esac
 	echo 0 >"$d/seq"
 	if [ "$nq" -gt 1 ]; then
 		ip tuntap add dev "$tap" mode tap multi_queue || return 1
@@ -90,8 +100,8 @@ vkt_vm_launch() {
 	# panics in fpu__init_system_xstate (6.12 warns), with pku=off too, and
 	# with pku=off plus noxsave the 7.2 L2 did not boot within 300 s on a
 	# one-vCPU test guest.
-	python3 "$VKT_REPO/tests/vm/l2-launch" "$cg" "$tap" "$nq" "$dev" \
-		-accel kvm -cpu qemu64 -m 256M -smp "$smp" $VKT_L2_QEMU_EXTRA \
+	python3 "$VKT_REPO/tests/vm/l2-launch" "${fo[@]}" "$cg" "$tap" "$nq" "$dev" \
+		-accel "$VKT_L2_ACCEL" -cpu qemu64 -m 256M -smp "$smp" $VKT_L2_QEMU_EXTRA \
 		-nodefaults -display none -no-reboot -name "vkt-l2-$name" \
 		-kernel "$VKT_L2_KERNEL" -initrd "$VKT_L2_INITRD" \
 		-append "earlyprintk=serial,ttyS0,115200 console=ttyS0 loglevel=4 panic=-1 rdinit=/init tsc=reliable mitigations=off 8250.nr_uarts=1 vkt.ip=$l2addr vkt.queues=$nq $VKT_L2_APPEND" \
