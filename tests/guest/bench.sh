@@ -198,9 +198,10 @@ vm4_half() {	# FIRST LAST DATAPATH...: rounds FIRST..LAST, slot i the i-th one
 }
 # Every L2's QEMU (all its threads: the VM's "CPU") on CPU 0, its workers
 # and the iperf3 clients (children of this shell) on CPU 1, as bench_net
-# --pin does.  Left to the scheduler, where an L2's threads landed stayed
-# put for the VM's life and set its rate: one VM of four read 0.89 of the
-# others in every round of its life, whichever datapath it had.
+# --pin does, so that where the scheduler happened to put them does not
+# differ between the VMs.  (Unpinned, one VM of four once read 0.90 of the
+# others in both rounds of its life; pinned, VMs still differ by a few
+# percent for their whole life: docs/performance.md, change 14.)
 vm4_pin() {
 	local n tid
 	for n in "${up[@]}"; do
