@@ -185,6 +185,9 @@ vm4_half() {	# FIRST LAST DATAPATH...: rounds FIRST..LAST, slot i the i-th one
 		i=$((i + 1))
 	done
 	vm4_pin
+	for n in "${up[@]}"; do
+		vm4_mode "$n"
+	done
 	for ((r = first; r <= last; r++)); do
 		for ((k = 0; k < 4; k++)); do
 			n=s$(((r + k) % 4))
@@ -195,6 +198,14 @@ vm4_half() {	# FIRST LAST DATAPATH...: rounds FIRST..LAST, slot i the i-th one
 	for n in s0 s1 s2 s3; do
 		vkt_vm_stop $n
 	done
+}
+# vm4_mode SLOT: the VM's worker runs in its datapath's mode (a thread of
+# QEMU, or a kernel thread): for stock, that the fork-owner ioctl on the
+# fds took effect.
+vm4_mode() {
+	local want=${dpof[$1]#*-}
+	vkt_check_eq "L2 VM on ${dpof[$1]}: its worker is a $want" "$want" \
+		"$(vkt_vm_workers "$1" | awk '{ print $2 }' | sort -u | tr '\n' ' ' | sed 's/ $//')"
 }
 # Every L2's QEMU (all its threads: the VM's "CPU") on CPU 0, its workers
 # and the iperf3 clients (children of this shell) on CPU 1, as bench_net
