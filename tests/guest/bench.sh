@@ -194,7 +194,7 @@ vm4_half() {	# FIRST LAST DATAPATH...: rounds FIRST..LAST, slot i the i-th one
 			! vm_up $n || vm_round "$r" $n "${dpof[$n]}"
 		done
 	done
-	taskset -p 3 $$ >/dev/null
+	[ -z "$PINOPT" ] || taskset -cp "0-$(($(nproc) - 1))" $$ >/dev/null
 	for n in s0 s1 s2 s3; do
 		vkt_vm_stop $n
 	done
@@ -209,12 +209,14 @@ vm4_mode() {
 }
 # Every L2's QEMU (all its threads: the VM's "CPU") on CPU 0, its workers
 # and the iperf3 clients (children of this shell) on CPU 1, as bench_net
-# --pin does, so that where the scheduler happened to put them does not
-# differ between the VMs.  (Unpinned, one VM of four once read 0.90 of the
-# others in both rounds of its life; pinned, VMs still differ by a few
-# percent for their whole life: docs/performance.md, change 14.)
+# --pin does (and, as it, not with VKT_BENCH_PIN=0 or one CPU), so that
+# where the scheduler happened to put them does not differ between the
+# VMs.  (Unpinned, one VM of four once read 0.90 of the others in both
+# rounds of its life; pinned, VMs still differ by a few percent for their
+# whole life: docs/performance.md, change 14.)
 vm4_pin() {
 	local n tid
+	[ -n "$PINOPT" ] || return 0
 	for n in "${up[@]}"; do
 		taskset -a -p 1 "${VKT_VM_PID[$n]}" >/dev/null
 		vkt_vm_workers "$n" | while read -r tid _; do
@@ -224,7 +226,7 @@ vm4_pin() {
 	taskset -p 2 $$ >/dev/null
 }
 if [ "${VM:-0}" = 1 ]; then
-	VKT_L2_ACCEL=${VM_ACCEL:-kvm}
+	VKT_L2_ACCEL=${VM_ACCEL:-tcg}
 	. "$VKT_REPO/tests/guest/vmlib.sh"
 	trap vkt_vm_stop_all EXIT
 	VM_SECS=${VM_SECS:-2}
