@@ -50,6 +50,8 @@ METRICS = [
     ("devs64_kernel_kib_per_dev", "64 devices: kernel memory", "KiB/dev", False),
     ("vm_tx_mbps", "L2 VM iperf3 TCP, VM -> L1", "Mbit/s", True),
     ("vm_rx_mbps", "L2 VM iperf3 TCP, L1 -> VM", "Mbit/s", True),
+    ("vm_tx_worker_us_per_mb", "L2 VM, VM -> L1: worker CPU per MB", "us", False),
+    ("vm_rx_worker_us_per_mb", "L2 VM, L1 -> VM: worker CPU per MB", "us", False),
 ]
 MODES = ("task", "kthread")
 

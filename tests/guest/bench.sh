@@ -98,21 +98,38 @@ done
 # the slot's bias cancels out of the median instead of counting against
 # whichever datapath sat in t.
 vm_round() {	# ROUND NAME DATAPATH
-	local f=$VKT_L2_DIR/$2 dir args bps
+	local f=$VKT_L2_DIR/$2 dir args bps got w0 w1
 	for dir in tx rx; do
 		args=()
 		[ $dir = rx ] && args=(-R)
+		w0=$(vm_worker_ns "$2")
 		vkt_iperf "$2" "${VKT_VM_IP[$2]}" "$f/b-$dir.json" -t "$VM_SECS" "${args[@]}" \
 			>"$f/b-$dir"
-		read -r _ _ bps _ <"$f/b-$dir"
+		w1=$(vm_worker_ns "$2")
+		read -r _ got bps _ <"$f/b-$dir"
 		# iperf3 from L1: "tx" is L1 -> VM (the VM's RX), -R the VM's TX.
 		if [ "${bps:-0}" -gt 0 ]; then
-			[ $dir = tx ] && m=vm_rx_gbps || m=vm_tx_gbps
-			echo "vkt-bench $1 $3 $m $(awk -v b="$bps" 'BEGIN { printf "%.4f", b / 1e9 }')"
+			[ $dir = tx ] && m=vm_rx || m=vm_tx
+			echo "vkt-bench $1 $3 ${m}_gbps $(awk -v b="$bps" 'BEGIN { printf "%.4f", b / 1e9 }')"
+			[ -z "$w0" ] || [ -z "$w1" ] ||
+				echo "vkt-bench $1 $3 ${m}_worker_us_per_mb $(awk -v n=$((w1 - w0)) -v b="$got" \
+					'BEGIN { printf "%.2f", n / 1e3 / (b / 1e6) }')"
 		else
 			vkt_diag "$3: iperf3 $dir failed: $(cat "$f/b-$dir")"
 		fi
 	done
+}
+# vm_worker_ns NAME: CPU time (ns, from schedstat: exact, where the clock
+# ticks behind utime and stime would be a few of them per run) the VM's
+# workers have used; empty if one of them is gone.
+vm_worker_ns() {
+	local tid ns sum=0
+	[ -s "$VKT_L2_DIR/$1/workers" ] || return 0
+	while read -r tid _; do
+		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null || return 0
+		sum=$((sum + ns))
+	done <"$VKT_L2_DIR/$1/workers"
+	echo "$sum"
 }
 vm_up() { [[ " ${up[*]} " = *" $1 "* ]]; }
 # vm_boot NAME NODE L1-ADDR L2-ADDR: start an L2 and wait for it to be up;
@@ -167,32 +184,37 @@ vm_mode() {
 # which nested KVM cannot take) the VM cells follow the micro-benchmarks'
 # plan: all four datapaths serve a VM each at once, stock vhost-net in both
 # modes through the fork-owner ioctl on QEMU's fds (l2-launch --fork-owner),
-# and every round runs all four, the datapath that goes first rotating.  The
-# four slots (tap, subnet, boot order) need not be equal, so the rounds come
-# in two halves between which stock and vhost-kt of each mode trade slots.
+# and every round runs all four.
+#
+# A VM keeps its standing against the others, a few percent either way, for
+# its whole life, whatever its datapath (docs/performance.md, changes 14
+# and 15): rounds of one set of VMs are one sample, not several.  So every
+# round boots its own four VMs, and the datapaths rotate through the four
+# slots (tap, subnet, boot order, and the order the round runs them in):
+# round r puts vm4_dps[(i + r - 1) % 4] in slot i.  Stock and vhost-kt of
+# one mode stand two apart in vm4_dps, so over four rounds each of them
+# goes first twice; use a multiple of four rounds.
+vm4_dps=(stock-task stock-kthread kt-task kt-kthread)
 declare -A vmdev=([stock-task]=/dev/vhost-net [stock-kthread]=/dev/vhost-net
 	[kt-task]=/dev/vhost-kt-net-task [kt-kthread]=/dev/vhost-kt-net-kthread)
 declare -A vmmode=([stock-task]=task [stock-kthread]=kthread)
-vm4_half() {	# FIRST LAST DATAPATH...: rounds FIRST..LAST, slot i the i-th one
-	local first=$1 last=$2 i=0 dp r k n
-	shift 2
+vm4_round() {	# ROUND
+	local r=$1 i dp n
 	up=()
 	dpof=()
-	for dp in "$@"; do
+	for ((i = 0; i < 4; i++)); do
+		dp=${vm4_dps[$(((i + r - 1) % 4))]}
 		dpof[s$i]=$dp
 		vm_boot s$i "${vmdev[$dp]}" 192.0.2.$((16 * i + 1))/28 \
 			192.0.2.$((16 * i + 2))/28 1 "${vmmode[$dp]:-}"
-		i=$((i + 1))
 	done
-	vm4_pin
 	for n in "${up[@]}"; do
+		vkt_vm_workers "$n" >"$VKT_L2_DIR/$n/workers"
 		vm4_mode "$n"
 	done
-	for ((r = first; r <= last; r++)); do
-		for ((k = 0; k < 4; k++)); do
-			n=s$(((r + k) % 4))
-			! vm_up $n || vm_round "$r" $n "${dpof[$n]}"
-		done
+	vm4_pin
+	for n in s0 s1 s2 s3; do
+		! vm_up $n || vm_round "$r" $n "${dpof[$n]}"
 	done
 	[ -z "$PINOPT" ] || taskset -cp "0-$(($(nproc) - 1))" $$ >/dev/null
 	for n in s0 s1 s2 s3; do
@@ -205,7 +227,7 @@ vm4_half() {	# FIRST LAST DATAPATH...: rounds FIRST..LAST, slot i the i-th one
 vm4_mode() {
 	local want=${dpof[$1]#*-}
 	vkt_check_eq "L2 VM on ${dpof[$1]}: its worker is a $want" "$want" \
-		"$(vkt_vm_workers "$1" | awk '{ print $2 }' | sort -u | tr '\n' ' ' | sed 's/ $//')"
+		"$(awk '{ print $2 }' "$VKT_L2_DIR/$1/workers" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 }
 # Every L2's QEMU (all its threads: the VM's "CPU") on CPU 0, its workers
 # and the iperf3 clients (children of this shell) on CPU 1, as bench_net
@@ -219,9 +241,9 @@ vm4_pin() {
 	[ -n "$PINOPT" ] || return 0
 	for n in "${up[@]}"; do
 		taskset -a -p 1 "${VKT_VM_PID[$n]}" >/dev/null
-		vkt_vm_workers "$n" | while read -r tid _; do
+		while read -r tid _; do
 			taskset -p 2 "$tid" >/dev/null
-		done
+		done <"$VKT_L2_DIR/$n/workers"
 	done
 	taskset -p 2 $$ >/dev/null
 }
@@ -230,15 +252,17 @@ if [ "${VM:-0}" = 1 ]; then
 	. "$VKT_REPO/tests/guest/vmlib.sh"
 	trap vkt_vm_stop_all EXIT
 	VM_SECS=${VM_SECS:-2}
+	# Emulated: two rotations of the four slots (vm4_round).
+	[ "$VKT_L2_ACCEL" = tcg ] && VM_ROUNDS=${VM_ROUNDS:-8}
 	VM_ROUNDS=${VM_ROUNDS:-$ROUNDS}
 	echo "vkt-bench-meta L2 VM cells: rounds $VM_ROUNDS, iperf3 $VM_SECS s per direction, accel $VKT_L2_ACCEL"
 	declare -A dpof
 	if ! vkt_l2_setup; then
 		vkt_skip "L2 VM iperf3 cell" "$VKT_L2_WHY"
 	elif [ "$VKT_L2_ACCEL" = tcg ]; then
-		half=$(((VM_ROUNDS + 1) / 2))
-		vm4_half 1 $half stock-task kt-task stock-kthread kt-kthread
-		vm4_half $((half + 1)) "$VM_ROUNDS" kt-task stock-task kt-kthread stock-kthread
+		for ((r = 1; r <= VM_ROUNDS; r++)); do
+			vm4_round $r
+		done
 		vkt_ok "L2 VM iperf3 cell done"
 	else
 		# One boot at a time, and never more than two L2s alive: three
