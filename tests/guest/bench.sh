@@ -34,7 +34,7 @@ DPS=("stock-task|/dev/vhost-net|--mode task"
      "stock-kthread|/dev/vhost-net|--mode kthread"
      "kt-task|/dev/vhost-kt-net-task|"
      "kt-kthread|/dev/vhost-kt-net-kthread|")
-echo "vkt-bench-meta kernel $VKT_KVER rounds $ROUNDS secs $SECS cpus $(nproc) pin $PIN clock $CLOCK"
+echo "vkt-bench-meta kernel $VKT_KVER rounds $ROUNDS secs $SECS cpus $(nproc) pin $PIN clock $CLOCK cx16 $(grep -qw cx16 /proc/cpuinfo && echo yes || echo no)"
 PINOPT=
 [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && PINOPT=--pin
 
