@@ -250,9 +250,9 @@ vm4_pin() {
 if [ "${VM:-0}" = 1 ]; then
 	VKT_L2_ACCEL=${VM_ACCEL:-tcg}
 	# The same user-space layout in every L2 (its iperf3 server lives as
-	# long as the VM): with it randomised, some emulated VMs ran 12-15 %
-	# slower than the rest for their whole life, whatever their datapath
-	# (docs/performance.md, change 15).
+	# long as the VM), one difference between VMs fewer.  It was tried
+	# against the VMs that run 12-15 % slower than the rest for their
+	# whole life, and did not remove them (docs/performance.md, change 15).
 	VKT_L2_APPEND="norandmaps ${VKT_L2_APPEND:-}"
 	. "$VKT_REPO/tests/guest/vmlib.sh"
 	trap vkt_vm_stop_all EXIT
