@@ -41,7 +41,7 @@ echo "== a VM whose virtio-net datapath is /dev/vhost-kt-net"
 if ! vkt_l2_setup; then
 	vkt_skip "a VM on /dev/vhost-kt-net" "$VKT_L2_WHY"
 elif ! vkt_vm_start d /dev/vhost-kt-net 192.0.2.1/24 192.0.2.2/24; then
-	vkt_fail "an L2 VM boots on /dev/vhost-kt-net"
+	vkt_fail "an L2 VM boots on /dev/vhost-kt-net (${VKT_VM_WHY[d]:-})"
 else
 	pid=$(vkt_vm_pid d)
 	vkt_ok "an L2 VM boots on /dev/vhost-kt-net ($(($(date +%s) - VKT_VM_T0[d])) s)"

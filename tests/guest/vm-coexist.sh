@@ -21,7 +21,7 @@ for n in s k; do
 	if vkt_vm_wait "$n"; then
 		vkt_ok "L2 $n boots ($(($(date +%s) - VKT_VM_T0[$n])) s)"
 	else
-		vkt_fail "L2 $n boots"
+		vkt_fail "L2 $n boots (${VKT_VM_WHY[$n]:-})"
 		ok=
 	fi
 done

@@ -47,7 +47,7 @@ if vkt_stock_has_fork_param; then
 			vkt_ok "$l: L2 boots ($(($(date +%s) - VKT_VM_T0[s])) s)"
 			vkt_vm_check s "$l" kthread
 		else
-			vkt_fail "$l: L2 boots"
+			vkt_fail "$l: L2 boots (${VKT_VM_WHY[s]:-})"
 		fi
 		vkt_vm_finish s "$l"
 		rmmod vhost_net vhost
