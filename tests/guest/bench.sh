@@ -19,12 +19,8 @@ CLOCK=wall
 # bench_net --pin: driver on CPU 0, workers on CPU 1 during the datapath tests.
 PIN=1
 TESTS="tx64 tx1500 txgso rx64 rx1500 rxgso lat setup mq devs"
-# bench/run may leave settings for this run here.  Taken away once read:
-# another bench/run waits for that before it writes its own.
-if [ -f "$VKT_CACHE/bench-params" ]; then
-	. "$VKT_CACHE/bench-params"
-	rm -f "$VKT_CACHE/bench-params"
-fi
+# bench/run's settings for this run: a file of its own, named in run.env.
+[ -z "${VKT_GUEST_PARAMS:-}" ] || . "$VKT_GUEST_PARAMS"
 # "-": no micro-benchmarks (a boot for the L2 VM cells only).
 [ "$TESTS" != - ] || TESTS=
 BENCH=$VKT_BIN/bench_net
