@@ -164,10 +164,10 @@ vkt_vm_wait() {
 	# state comes from QEMU's emulation of SVM; a vhost device only
 	# decides when interrupts arrive.  On 7.2, while the L2s still kicked
 	# by MMIO, it stopped 4 of 32 L2 boots here, stock vhost_net's as
-	# often as vhost_kt's, once twice running (the retry too), and in CI
-	# on 2026-12-06.  The kicks now go by I/O port (vkt_vm_launch);
-	# any other MMIO write could still meet it, so it is retried once;
-	# any other failure is final.
+	# often as vhost_kt's, once twice running (the retry too), as, by its
+	# timing, in CI on 2026-12-06.  The kicks now go by I/O port (see
+	# vkt_vm_launch); any other MMIO write could still meet it, so it is
+	# retried once; any other failure is final.
 	if grep -q '^KVM internal error' "$d/qemu.log" 2>/dev/null &&
 	   [ -z "${VKT_VM_RETRIED[$name]:-}" ]; then
 		VKT_VM_RETRIED[$name]=1
