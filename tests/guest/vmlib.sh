@@ -149,7 +149,7 @@ vkt_vm_wait() {
 		wait "$pid" 2>/dev/null
 		why="QEMU exited with status $? after $((EPOCHSECONDS - VKT_VM_T0[$name])) s"
 	fi
-	vkt_diag "L2 $name did not come up; qemu: $(cat "$d/qemu.log")"
+	vkt_diag "L2 $name: QEMU's output: $(cat "$d/qemu.log")"
 	vkt_diag "$(tr -d '\r' <"$d/console.log" | tail -30)"
 	if grep -q '^KVM internal error' "$d/qemu.log" 2>/dev/null; then
 		why="$(grep -m1 -o '^KVM internal error.*' "$d/qemu.log") in L1's KVM"
