@@ -38,17 +38,27 @@ echo "vkt-bench-meta kernel $VKT_KVER rounds $ROUNDS secs $SECS cpus $(nproc) pi
 PINOPT=
 [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && PINOPT=--pin
 
-# bench_net ROUND DATAPATH-ENTRY SECS TEST: one run; round 0 is not reported.
+# bench_net ROUND DATAPATH-ENTRY SECS TEST [VS-ENTRY]: one run; round 0 is
+# not reported.  VS-ENTRY: a second datapath in the same run (--vs; its
+# metrics come prefixed "vs_").
 bench_one() {
-	local r=$1 name dev opt out rc
+	local r=$1 name dev opt out rc vs=() name2='' dev2 opt2 dp
 	IFS='|' read -r name dev opt <<<"$2"
 	[ -c "$dev" ] || return 0
+	if [ -n "${5:-}" ]; then
+		IFS='|' read -r name2 dev2 opt2 <<<"$5"
+		# shellcheck disable=SC2206
+		[ -c "$dev2" ] && vs=(--vs "$dev2" ${opt2/--mode/--vs-mode})
+	fi
 	# shellcheck disable=SC2086
-	out=$("$BENCH" $opt $PINOPT --secs "$3" "$dev" $4 2>&1)
+	out=$("$BENCH" $opt $PINOPT "${vs[@]}" --secs "$3" "$dev" $4 2>&1)
 	rc=$?
 	if [ "$r" -gt 0 ]; then
 		while read -r tag m v; do
-			[ "$tag" = metric ] && echo "vkt-bench $r $name $m $v"
+			[ "$tag" = metric ] || continue
+			dp=$name
+			[ "${m#vs_}" = "$m" ] || { dp=$name2 m=${m#vs_}; }
+			echo "vkt-bench $r $dp $m $v"
 		done <<<"$out"
 	fi
 	grep -v "^metric" <<<"$out" | sed "s/^/# /"
@@ -72,6 +82,15 @@ for ((r = 0; r <= ROUNDS && ${#TESTS}; r++)); do
 	t0=$(date +%s)
 	fails=0
 	for t in $TESTS; do
+		# kick->call: stock and vhost-kt of one mode take turns within
+		# one run (bench_net --vs): the tail of a run depends on what
+		# else the guest does meanwhile, and that should not differ
+		# between the two sides of a ratio.
+		if [ "$t" = lat ]; then
+			bench_one $r "${order[0]}" "$secs" "$t" "${order[1]}" || fails=$((fails + 1))
+			bench_one $r "${order[2]}" "$secs" "$t" "${order[3]}" || fails=$((fails + 1))
+			continue
+		fi
 		for dp in "${order[@]}"; do
 			bench_one $r "$dp" "$secs" "$t" || fails=$((fails + 1))
 		done
@@ -97,15 +116,17 @@ done
 # 6).  So each mode runs in two halves, the datapaths trading slots, and
 # the slot's bias cancels out of the median instead of counting against
 # whichever datapath sat in t.
-vm_round() {	# ROUND NAME DATAPATH
-	local f=$VKT_L2_DIR/$2 dir args bps got w0 w1
+vm_round() {	# ROUND NAME DATAPATH [ADDR]
+	local f=$VKT_L2_DIR/$2 dir args bps got w0 w1 s0
 	for dir in tx rx; do
 		args=()
 		[ $dir = rx ] && args=(-R)
 		w0=$(vm_worker_ns "$2")
-		vkt_iperf "$2" "${VKT_VM_IP[$2]}" "$f/b-$dir.json" -t "$VM_SECS" "${args[@]}" \
+		s0=$(vm_worker_snap "$2")
+		vkt_iperf "$2" "${4:-${VKT_VM_IP[$2]}}" "$f/b-$dir.json" -t "$VM_SECS" "${args[@]}" \
 			>"$f/b-$dir"
 		w1=$(vm_worker_ns "$2")
+		[ $dir = rx ] || vm_busiest "$2" "$s0" >"$f/busiest-$3"
 		read -r _ got bps _ <"$f/b-$dir"
 		# iperf3 from L1: "tx" is L1 -> VM (the VM's RX), -R the VM's TX.
 		if [ "${bps:-0}" -gt 0 ]; then
@@ -130,6 +151,27 @@ vm_worker_ns() {
 		sum=$((sum + ns))
 	done <"$VKT_L2_DIR/$1/workers"
 	echo "$sum"
+}
+# vm_worker_snap NAME: "TID NS" per worker of the VM; vm_busiest NAME SNAP:
+# "TID KIND" of the worker that has run most since SNAP was taken.  With
+# one VM serving all four datapaths (vm1_round) the workers all carry the
+# same name, and the one that ran while a NIC's iperf3 did is that NIC's.
+vm_worker_snap() {
+	local tid ns
+	[ -s "$VKT_L2_DIR/$1/workers" ] || return 0
+	while read -r tid _; do
+		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null && echo "$tid $ns"
+	done <"$VKT_L2_DIR/$1/workers"
+}
+vm_busiest() {
+	local tid kind ns best=-1 out=
+	[ -s "$VKT_L2_DIR/$1/workers" ] || return 0
+	while read -r tid kind _; do
+		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null || continue
+		ns=$((ns - $(awk -v t="$tid" '$1 == t { print $2 }' <<<"$2")))
+		((ns > best)) && best=$ns out="$tid $kind"
+	done <"$VKT_L2_DIR/$1/workers"
+	echo "$out"
 }
 vm_up() { [[ " ${up[*]} " = *" $1 "* ]]; }
 # vm_boot NAME NODE L1-ADDR L2-ADDR: start an L2 and wait for it to be up;
@@ -182,52 +224,62 @@ vm_mode() {
 }
 # With an emulated L2 (VM_ACCEL=tcg; bench/run then runs L1 under -icount,
 # which nested KVM cannot take) the VM cells follow the micro-benchmarks'
-# plan: all four datapaths serve a VM each at once, stock vhost-net in both
-# modes through the fork-owner ioctl on QEMU's fds (l2-launch --fork-owner),
-# and every round runs all four.
+# plan: all four datapaths in every round, stock vhost-net in both modes
+# through the fork-owner ioctl on QEMU's fds (l2-launch --fork-owner and
+# --nic).
 #
-# A VM keeps its standing against the others, a few percent either way, for
-# its whole life, whatever its datapath (docs/performance.md, changes 14
-# and 15): rounds of one set of VMs are one sample, not several.  So every
-# round boots its own four VMs, and the datapaths rotate through the four
-# slots (tap, subnet, boot order, and the order the round runs them in):
-# round r puts vm4_dps[(i + r - 1) % 4] in slot i.  Stock and vhost-kt of
-# one mode stand two apart in vm4_dps, so over four rounds each of them
-# goes first twice; use a multiple of four rounds.
+# A VM keeps its standing against other VMs for its whole life: about one
+# in four or five runs 12-15 % slower than the rest, whatever its datapath
+# (docs/performance.md, changes 14, 15 and 17).  With a VM per datapath, a
+# round's ratio was 0.85 or 1.15 whenever one of its two VMs was such a
+# VM.  So every round boots one VM with four NICs, one per datapath, and
+# both sides of each ratio share that VM's life; a new VM each round
+# samples the VMs' states.  The NICs are not equal either (PCI slot, tap,
+# subnet, the order the round runs them in), so the datapaths rotate
+# through them: round r puts vm4_dps[(i + r - 1) % 4] on NIC i.  Stock and
+# vhost-kt of one mode stand two apart in vm4_dps, so over four rounds
+# each of them goes first twice; use a multiple of four rounds.
 vm4_dps=(stock-task stock-kthread kt-task kt-kthread)
 declare -A vmdev=([stock-task]=/dev/vhost-net [stock-kthread]=/dev/vhost-net
 	[kt-task]=/dev/vhost-kt-net-task [kt-kthread]=/dev/vhost-kt-net-kthread)
 declare -A vmmode=([stock-task]=task [stock-kthread]=kthread)
-vm4_round() {	# ROUND
-	local r=$1 i dp n
+vm1_round() {	# ROUND
+	local r=$1 i dp tid kind nicdp=() got=()
 	up=()
-	dpof=()
 	for ((i = 0; i < 4; i++)); do
-		dp=${vm4_dps[$(((i + r - 1) % 4))]}
-		dpof[s$i]=$dp
-		vm_boot s$i "${vmdev[$dp]}" 192.0.2.$((16 * i + 1))/28 \
-			192.0.2.$((16 * i + 2))/28 1 "${vmmode[$dp]:-}"
+		nicdp[i]=${vm4_dps[$(((i + r - 1) % 4))]}
 	done
-	for n in "${up[@]}"; do
-		vkt_vm_workers "$n" >"$VKT_L2_DIR/$n/workers"
-		vm4_mode "$n"
+	# NIC 0 is vkt_vm_launch's own; 1 to 3 come from VKT_VM_NICS.
+	VKT_VM_NICS[v]=
+	for i in 1 2 3; do
+		dp=${nicdp[i]}
+		VKT_VM_NICS[v]+=" ${vmdev[$dp]}|${vmmode[$dp]:-}|192.0.2.$((16 * i + 1))/28|192.0.2.$((16 * i + 2))/28"
 	done
-	vm4_pin
-	for n in s0 s1 s2 s3; do
-		! vm_up $n || vm_round "$r" $n "${dpof[$n]}"
-	done
-	[ -z "$PINOPT" ] || taskset -cp "0-$(($(nproc) - 1))" $$ >/dev/null
-	for n in s0 s1 s2 s3; do
-		vkt_vm_stop $n
-	done
-}
-# vm4_mode SLOT: the VM's worker runs in its datapath's mode (a thread of
-# QEMU, or a kernel thread): for stock, that the fork-owner ioctl on the
-# fds took effect.
-vm4_mode() {
-	local want=${dpof[$1]#*-}
-	vkt_check_eq "L2 VM on ${dpof[$1]}: its worker is a $want" "$want" \
-		"$(awk '{ print $2 }' "$VKT_L2_DIR/$1/workers" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+	dpof[v]="round $r (NICs: ${nicdp[*]})"
+	dp=${nicdp[0]}
+	vm_boot v "${vmdev[$dp]}" 192.0.2.1/28 192.0.2.2/28 1 "${vmmode[$dp]:-}"
+	if vm_up v; then
+		vkt_vm_workers v >"$VKT_L2_DIR/v/workers"
+		vkt_check_eq "round $r: the VM has two task-mode and two kthread-mode workers" \
+			"kthread kthread task task" \
+			"$(awk '{ print $2 }' "$VKT_L2_DIR/v/workers" | sort | tr '\n' ' ' | sed 's/ $//')"
+		vm4_pin
+		for ((i = 0; i < 4; i++)); do
+			vm_round "$r" v "${nicdp[i]}" "192.0.2.$((16 * i + 2))"
+		done
+		[ -z "$PINOPT" ] || taskset -cp "0-$(($(nproc) - 1))" $$ >/dev/null
+		# Each NIC's traffic ran on a worker of its own, of its
+		# datapath's mode: for stock, the fork-owner ioctl on QEMU's fd
+		# took effect.
+		for ((i = 0; i < 4; i++)); do
+			read -r tid kind <"$VKT_L2_DIR/v/busiest-${nicdp[i]}"
+			got+=("${nicdp[i]}:$kind:$tid")
+		done
+		vkt_check_eq "round $r: each NIC's traffic ran on a worker of its own, in its datapath's mode" \
+			"4 $(for dp in "${nicdp[@]}"; do printf '%s:%s ' "$dp" "${dp#*-}"; done)" \
+			"$(printf '%s\n' "${got[@]}" | cut -d: -f3 | sort -u | wc -l) $(printf '%s ' "${got[@]%:*}")"
+	fi
+	vkt_vm_stop v
 }
 # Every L2's QEMU (all its threads: the VM's "CPU") on CPU 0, its workers
 # and the iperf3 clients (children of this shell) on CPU 1, as bench_net
@@ -261,16 +313,18 @@ if [ "${VM:-0}" = 1 ]; then
 	. "$VKT_REPO/tests/guest/vmlib.sh"
 	trap vkt_vm_stop_all EXIT
 	VM_SECS=${VM_SECS:-2}
-	# Emulated: two rotations of the four slots (vm4_round).
+	# Emulated: two rotations of the four NICs (vm1_round).
 	[ "$VKT_L2_ACCEL" = tcg ] && VM_ROUNDS=${VM_ROUNDS:-8}
 	VM_ROUNDS=${VM_ROUNDS:-$ROUNDS}
-	echo "vkt-bench-meta L2 VM cells: rounds $VM_ROUNDS, iperf3 $VM_SECS s per direction, accel $VKT_L2_ACCEL"
+	layout="two VMs at a time, one per datapath"
+	[ "$VKT_L2_ACCEL" != tcg ] || layout="a VM per round, a NIC per datapath"
+	echo "vkt-bench-meta L2 VM cells: rounds $VM_ROUNDS, iperf3 $VM_SECS s per direction, accel $VKT_L2_ACCEL, $layout"
 	declare -A dpof
 	if ! vkt_l2_setup; then
 		vkt_skip "L2 VM iperf3 cell" "$VKT_L2_WHY"
 	elif [ "$VKT_L2_ACCEL" = tcg ]; then
 		for ((r = 1; r <= VM_ROUNDS; r++)); do
-			vm4_round $r
+			vm1_round $r
 		done
 		vkt_ok "L2 VM iperf3 cell done"
 	else

@@ -26,6 +26,9 @@ VKT_L2_BOOT_TIMEOUT=${VKT_L2_BOOT_TIMEOUT:-300}
 VKT_L2_KICK=${VKT_L2_KICK:-pio}
 declare -gA VKT_VM_PID=() VKT_VM_IP=() VKT_VM_L1IP=() VKT_VM_NQ=() VKT_VM_T0=()
 declare -gA VKT_VM_ARGS=() VKT_VM_RETRIED=() VKT_VM_WHY=()
+# VKT_VM_NICS[NAME]: NICs beyond the first for vkt_vm_launch, space-separated
+# DEV|MODE|L1ADDR|L2ADDR entries (one queue pair each, on taps vkt-NAME-1...).
+declare -gA VKT_VM_NICS=()
 VKT_L2_WHY=
 
 # Everything L2 guests need in L1: KVM, tun, the initramfs.  On failure
@@ -60,12 +63,13 @@ vkt_l2_setup() {
 # Start an L2 guest whose virtio-net is backed by vhost device node DEV (one
 # fd per queue pair), on tap vkt-NAME with L1ADDR (CIDR) in L1 and L2ADDR
 # (CIDR) in the guest, in cgroup /vkt-NAME.  MODE task or kthread sets the
-# fds' worker mode by ioctl first (the device's default otherwise).  Does
-# not wait: see vkt_vm_wait.  Must not run in a subshell (the QEMU job
+# fds' worker mode by ioctl first (the device's default otherwise).  Further
+# NICs come from VKT_VM_NICS[NAME].  Does not wait: see vkt_vm_wait.  Must not run in a subshell (the QEMU job
 # belongs to the calling shell).
 vkt_vm_launch() {
 	local name=$1 dev=$2 l1addr=$3 l2addr=$4 nq=${5:-1} mode=${6:-}
 	local d=$VKT_L2_DIR/$name tap=vkt-$1 cg=/sys/fs/cgroup/vkt-$1 smp=1 mq= mac n fo=() kick=
+	local k=0 nic ndev nmode nl1 nl2 nfo nics=() devs=() append=
 	# One boot at a time: on the test guest's single vCPU, three L2 guests
 	# booting together took 250 s where one takes 40.
 	# A guest that does not come up is reported later by the caller's own
@@ -97,12 +101,6 @@ vkt_vm_launch() {
 	sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1" 2>/dev/null
 	ip addr add "$l1addr" dev "$tap" && ip link set "$tap" up || return 1
 	mkdir -p "$cg"
-	mac=$(printf '52:54:00:00:%02x:%02x' $((${#VKT_VM_PID[@]} + 1)) "$nq")
-	# qemu64, not host: the XSAVE leaf that nested KVM passes on from TCG
-	# describes PKRU at a size the kernel's own layout disagrees with; 7.x
-	# panics in fpu__init_system_xstate (6.12 warns), with pku=off too, and
-	# with pku=off plus noxsave the 7.2 L2 did not boot within 300 s on a
-	# one-vCPU test guest.
 	# modern-pio-notify: QEMU lists an I/O-port notify capability first,
 	# so the L2's virtio driver kicks with OUT, which L1's KVM completes
 	# from the exit information alone.  An MMIO kick has to be decoded by
@@ -110,13 +108,36 @@ vkt_vm_launch() {
 	# says an event was being delivered, which TCG's emulated SVM
 	# sometimes (wrongly) says: "KVM internal error. Suberror: 3".
 	[ "$VKT_L2_KICK" = mmio ] || kick=,modern-pio-notify=on
-	python3 "$VKT_REPO/tests/vm/l2-launch" "${fo[@]}" "$cg" "$tap" "$nq" "$dev" \
+	mac=$(printf '52:54:00:00:%02x:%02x' $((${#VKT_VM_PID[@]} + 1)) "$nq")
+	for nic in ${VKT_VM_NICS[$name]:-}; do
+		IFS='|' read -r ndev nmode nl1 nl2 <<<"$nic"
+		k=$((k + 1))
+		ip tuntap add dev "$tap-$k" mode tap || return 1
+		sysctl -qw "net.ipv6.conf.$tap-$k.disable_ipv6=1" 2>/dev/null
+		ip addr add "$nl1" dev "$tap-$k" && ip link set "$tap-$k" up || return 1
+		case $nmode in
+		task) nfo=1 ;;
+		kthread) nfo=0 ;;
+		*) nfo=- ;;
+		esac
+		nics+=(--nic "$tap-$k" "$ndev" "$nfo")
+		n=$(printf '52:54:00:%02x:%02x:01' "$k" $((${#VKT_VM_PID[@]} + 1)))
+		devs+=(-device "virtio-net-pci,netdev=n$k,mac=$n,romfile=$kick")
+		append+=" vkt.nic=$n,$nl2"
+	done
+	# qemu64, not host: the XSAVE leaf that nested KVM passes on from TCG
+	# describes PKRU at a size the kernel's own layout disagrees with; 7.x
+	# panics in fpu__init_system_xstate (6.12 warns), with pku=off too, and
+	# with pku=off plus noxsave the 7.2 L2 did not boot within 300 s on a
+	# one-vCPU test guest.
+	python3 "$VKT_REPO/tests/vm/l2-launch" "${fo[@]}" "${nics[@]}" "$cg" "$tap" "$nq" "$dev" \
 		-accel "$VKT_L2_ACCEL" -cpu qemu64 -m 256M -smp "$smp" $VKT_L2_QEMU_EXTRA \
 		-nodefaults -display none -no-reboot -name "vkt-l2-$name" \
 		-kernel "$VKT_L2_KERNEL" -initrd "$VKT_L2_INITRD" \
-		-append "earlyprintk=serial,ttyS0,115200 console=ttyS0 loglevel=4 panic=-1 rdinit=/init tsc=reliable mitigations=off 8250.nr_uarts=1 vkt.ip=$l2addr vkt.queues=$nq $VKT_L2_APPEND" \
+		-append "earlyprintk=serial,ttyS0,115200 console=ttyS0 loglevel=4 panic=-1 rdinit=/init tsc=reliable mitigations=off 8250.nr_uarts=1 vkt.ip=$l2addr vkt.queues=$nq$append $VKT_L2_APPEND" \
 		-chardev "pipe,id=c0,path=$d/con" -serial chardev:c0 \
-		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=$kick$mq" >"$d/qemu.log" 2>&1 &
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=$kick$mq" "${devs[@]}" \
+		>"$d/qemu.log" 2>&1 &
 	VKT_VM_PID[$name]=$!
 	VKT_VM_T0[$name]=$(date +%s)
 	cat "$d/con.out" >"$d/console.log" &
@@ -250,6 +271,9 @@ vkt_vm_stop() {
 	fi
 	[ -f "$d/reader.pid" ] && kill "$(cat "$d/reader.pid")" 2>/dev/null
 	ip link del "vkt-$name" 2>/dev/null
+	for t in 1 2 3 4 5 6 7 8; do
+		ip link del "vkt-$name-$t" 2>/dev/null || break
+	done
 	# Workers may outlive QEMU by a moment; the group is busy until they go.
 	t=50
 	while [ -d "/sys/fs/cgroup/vkt-$name" ] && ! rmdir "/sys/fs/cgroup/vkt-$name" 2>/dev/null &&
