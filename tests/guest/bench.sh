@@ -117,61 +117,50 @@ done
 # the slot's bias cancels out of the median instead of counting against
 # whichever datapath sat in t.
 vm_round() {	# ROUND NAME DATAPATH [ADDR]
-	local f=$VKT_L2_DIR/$2 dir args bps got w0 w1 s0
+	local f=$VKT_L2_DIR/$2 dir args bps got s0 ns tid kind
 	for dir in tx rx; do
 		args=()
 		[ $dir = rx ] && args=(-R)
-		w0=$(vm_worker_ns "$2")
 		s0=$(vm_worker_snap "$2")
 		vkt_iperf "$2" "${4:-${VKT_VM_IP[$2]}}" "$f/b-$dir.json" -t "$VM_SECS" "${args[@]}" \
 			>"$f/b-$dir"
-		w1=$(vm_worker_ns "$2")
-		[ $dir = rx ] || vm_busiest "$2" "$s0" >"$f/busiest-$3"
+		read -r ns tid kind <<<"$(vm_worker_delta "$s0" "$(vm_worker_snap "$2")")"
+		[ $dir = rx ] || echo "${tid:-} ${kind:-}" >"$f/busiest-$3"
 		read -r _ got bps _ <"$f/b-$dir"
 		# iperf3 from L1: "tx" is L1 -> VM (the VM's RX), -R the VM's TX.
 		if [ "${bps:-0}" -gt 0 ]; then
 			[ $dir = tx ] && m=vm_rx || m=vm_tx
 			echo "vkt-bench $1 $3 ${m}_gbps $(awk -v b="$bps" 'BEGIN { printf "%.4f", b / 1e9 }')"
-			[ -z "$w0" ] || [ -z "$w1" ] ||
-				echo "vkt-bench $1 $3 ${m}_worker_us_per_mb $(awk -v n=$((w1 - w0)) -v b="$got" \
+			[ -z "$ns" ] ||
+				echo "vkt-bench $1 $3 ${m}_worker_us_per_mb $(awk -v n="$ns" -v b="$got" \
 					'BEGIN { printf "%.2f", n / 1e3 / (b / 1e6) }')"
 		else
 			vkt_diag "$3: iperf3 $dir failed: $(cat "$f/b-$dir")"
 		fi
 	done
 }
-# vm_worker_ns NAME: CPU time (ns, from schedstat: exact, where the clock
-# ticks behind utime and stime would be a few of them per run) the VM's
-# workers have used; empty if one of them is gone.
-vm_worker_ns() {
-	local tid ns sum=0
-	[ -s "$VKT_L2_DIR/$1/workers" ] || return 0
-	while read -r tid _; do
-		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null || return 0
-		sum=$((sum + ns))
-	done <"$VKT_L2_DIR/$1/workers"
-	echo "$sum"
-}
-# vm_worker_snap NAME: "TID NS" per worker of the VM; vm_busiest NAME SNAP:
-# "TID KIND" of the worker that has run most since SNAP was taken.  With
-# one VM serving all four datapaths (vm1_round) the workers all carry the
-# same name, and the one that ran while a NIC's iperf3 did is that NIC's.
+# vm_worker_snap NAME: "TID KIND NS" per worker of the VM, NS the CPU time
+# it has used (from schedstat: exact, where the clock ticks behind utime
+# and stime would be a few of them per run); nothing if one of them is gone.
 vm_worker_snap() {
-	local tid ns
-	[ -s "$VKT_L2_DIR/$1/workers" ] || return 0
-	while read -r tid _; do
-		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null && echo "$tid $ns"
-	done <"$VKT_L2_DIR/$1/workers"
-}
-vm_busiest() {
-	local tid kind ns best=-1 out=
+	local tid kind ns out=
 	[ -s "$VKT_L2_DIR/$1/workers" ] || return 0
 	while read -r tid kind _; do
-		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null || continue
-		ns=$((ns - $(awk -v t="$tid" '$1 == t { print $2 }' <<<"$2")))
-		((ns > best)) && best=$ns out="$tid $kind"
+		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null || return 0
+		out+="$tid $kind $ns"$'\n'
 	done <"$VKT_L2_DIR/$1/workers"
-	echo "$out"
+	printf '%s' "$out"
+}
+# vm_worker_delta SNAP0 SNAP1: "NS TID KIND": the CPU time all the VM's
+# workers used between the two snapshots, and the worker that used most.
+# With one VM serving all four datapaths (vm1_round) the workers all carry
+# the same name, and the one that ran while a NIC's iperf3 did is that
+# NIC's.  Nothing if a snapshot is empty.
+vm_worker_delta() {
+	[ -n "$1" ] && [ -n "$2" ] || return 0
+	awk 'NR == FNR { t0[$1] = $3; next }
+	     { d = $3 - t0[$1]; sum += d; if (d > best) { best = d; who = $1 " " $2 } }
+	     END { print sum, who }' <(echo "$1") <(echo "$2")
 }
 vm_up() { [[ " ${up[*]} " = *" $1 "* ]]; }
 # vm_boot NAME NODE L1-ADDR L2-ADDR: start an L2 and wait for it to be up;
