@@ -117,14 +117,16 @@ done
 # the slot's bias cancels out of the median instead of counting against
 # whichever datapath sat in t.
 vm_round() {	# ROUND NAME DATAPATH [ADDR]
-	local f=$VKT_L2_DIR/$2 dir args bps got s0 ns tid kind
+	local f=$VKT_L2_DIR/$2 dir args bps got s0 ns runs tid kind i0 i1 m
 	for dir in tx rx; do
 		args=()
 		[ $dir = rx ] && args=(-R)
+		i0=$(vm_l2_irqs "$2")
 		s0=$(vm_worker_snap "$2")
 		vkt_iperf "$2" "${4:-${VKT_VM_IP[$2]}}" "$f/b-$dir.json" -t "$VM_SECS" "${args[@]}" \
 			>"$f/b-$dir"
-		read -r ns tid kind <<<"$(vm_worker_delta "$s0" "$(vm_worker_snap "$2")")"
+		read -r ns runs tid kind <<<"$(vm_worker_delta "$s0" "$(vm_worker_snap "$2")")"
+		i1=$(vm_l2_irqs "$2")
 		[ $dir = rx ] || echo "${tid:-} ${kind:-}" >"$f/busiest-$3"
 		read -r _ got bps _ <"$f/b-$dir"
 		# iperf3 from L1: "tx" is L1 -> VM (the VM's RX), -R the VM's TX.
@@ -134,33 +136,50 @@ vm_round() {	# ROUND NAME DATAPATH [ADDR]
 			[ -z "$ns" ] ||
 				echo "vkt-bench $1 $3 ${m}_worker_us_per_mb $(awk -v n="$ns" -v b="$got" \
 					'BEGIN { printf "%.2f", n / 1e3 / (b / 1e6) }')"
+			# Not cells: how the work was batched, for reading the cells.
+			[ -z "$runs" ] ||
+				echo "vkt-bench $1 $3 ${m}_worker_runs_per_mb $(awk -v n="$runs" -v b="$got" \
+					'BEGIN { printf "%.2f", n / (b / 1e6) }')"
+			[ -z "$i0" ] || [ -z "$i1" ] ||
+				echo "vkt-bench $1 $3 ${m}_l2_irqs_per_mb $(awk -v n=$((i1 - i0)) -v b="$got" \
+					'BEGIN { printf "%.2f", n / (b / 1e6) }')"
 		else
 			vkt_diag "$3: iperf3 $dir failed: $(cat "$f/b-$dir")"
 		fi
 	done
 }
-# vm_worker_snap NAME: "TID KIND NS" per worker of the VM, NS the CPU time
-# it has used (from schedstat: exact, where the clock ticks behind utime
-# and stime would be a few of them per run); nothing if one of them is gone.
+# vm_worker_snap NAME: "TID KIND NS RUNS" per worker of the VM, NS the CPU
+# time it has used (from schedstat: exact, where the clock ticks behind
+# utime and stime would be a few of them per run), RUNS the times it was
+# put on a CPU; nothing if one of them is gone.
 vm_worker_snap() {
-	local tid kind ns out=
+	local tid kind ns runs out=
 	[ -s "$VKT_L2_DIR/$1/workers" ] || return 0
 	while read -r tid kind _; do
-		read -r ns _ <"/proc/$tid/schedstat" 2>/dev/null || return 0
-		out+="$tid $kind $ns"$'\n'
+		read -r ns _ runs <"/proc/$tid/schedstat" 2>/dev/null || return 0
+		out+="$tid $kind $ns $runs"$'\n'
 	done <"$VKT_L2_DIR/$1/workers"
 	printf '%s' "$out"
 }
-# vm_worker_delta SNAP0 SNAP1: "NS TID KIND": the CPU time all the VM's
-# workers used between the two snapshots, and the worker that used most.
+# vm_worker_delta SNAP0 SNAP1: "NS RUNS TID KIND": the CPU time and runs of
+# all the VM's workers between the two snapshots, and the worker that used
+# most.
 # With one VM serving all four datapaths (vm1_round) the workers all carry
 # the same name, and the one that ran while a NIC's iperf3 did is that
 # NIC's.  Nothing if a snapshot is empty.
 vm_worker_delta() {
 	[ -n "$1" ] && [ -n "$2" ] || return 0
-	awk 'NR == FNR { t0[$1] = $3; next }
-	     { d = $3 - t0[$1]; sum += d; if (d > best) { best = d; who = $1 " " $2 } }
-	     END { print sum, who }' <(echo "$1") <(echo "$2")
+	awk 'NR == FNR { t0[$1] = $3; r0[$1] = $4; next }
+	     { d = $3 - t0[$1]; sum += d; runs += $4 - r0[$1]
+	       if (d > best) { best = d; who = $1 " " $2 } }
+	     END { print sum, runs, who }' <(echo "$1") <(echo "$2")
+}
+# vm_l2_irqs NAME: interrupts the L2's virtio queues have taken so far
+# (all NICs: only the one under test is busy), asked on its console.
+vm_l2_irqs() {
+	vkt_vm_cmd "$1" 30 "cat /proc/interrupts" |
+		awk '/virtio[0-9]+-(input|output)/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i }
+		     END { if (NR) print s + 0 }'
 }
 vm_up() { [[ " ${up[*]} " = *" $1 "* ]]; }
 # vm_boot NAME NODE L1-ADDR L2-ADDR: start an L2 and wait for it to be up;
