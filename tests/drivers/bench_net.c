@@ -904,7 +904,7 @@ static void lat_run(unsigned int target, unsigned int busy_us, const char *name)
  * p99 of each run landed on one of a few levels (18.5, 18.8 or 19.4 us
  * of instructions, for all four datapaths alike), set by whatever else
  * the guest did during that run's 0.2 s; a ratio of two such runs was
- * 0.96 or 1.04 whenever they landed on different levels.  Taking turns,
+ * off by 1 to 4 % whenever they landed on different levels.  Taking turns,
  * both devices meet the same interference, and the ratio is left with
  * the difference of their paths.  Busy polling is measured in runs of
  * its own even so: a worker still polling its ring would hold the CPU

@@ -64,8 +64,8 @@ vkt_l2_setup() {
 # fd per queue pair), on tap vkt-NAME with L1ADDR (CIDR) in L1 and L2ADDR
 # (CIDR) in the guest, in cgroup /vkt-NAME.  MODE task or kthread sets the
 # fds' worker mode by ioctl first (the device's default otherwise).  Further
-# NICs come from VKT_VM_NICS[NAME].  Does not wait: see vkt_vm_wait.  Must not run in a subshell (the QEMU job
-# belongs to the calling shell).
+# NICs come from VKT_VM_NICS[NAME].  Does not wait: see vkt_vm_wait.  Must
+# not run in a subshell (the QEMU job belongs to the calling shell).
 vkt_vm_launch() {
 	local name=$1 dev=$2 l1addr=$3 l2addr=$4 nq=${5:-1} mode=${6:-}
 	local d=$VKT_L2_DIR/$name tap=vkt-$1 cg=/sys/fs/cgroup/vkt-$1 smp=1 mq= mac n fo=() kick=
