@@ -178,7 +178,7 @@ set ytics ("1/16" 0.0625, "1/8" 0.125, "1/4" 0.25, "1/2" 0.5, "0.75" 0.75, "1" 1
 set grid ytics
 set xtics rotate by -40 left
 set bmargin 14
-set rmargin 12
+set rmargin 26
 set key outside top center horizontal
 set ylabel "speed-up of vhost-kt over stock"
 plot "%s" using 2:3:4:xtic(1) title "task mode (kt-task / stock-task)" lc rgb "#1f77b4", \\
