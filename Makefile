@@ -7,7 +7,8 @@
 #   make KDIR=/path/to/kbuild-tree
 #   make check                the test suite in QEMU guests (see tests/README.md)
 #   make demo                 the end-to-end demo in a guest
-#   make fuzz                 the long random-seed fuzz run (6.12 guest, ~10 min)
+#   make fuzz                 the long random-seed fuzz run (6.12 guest, ~17 min;
+#                             K=6.12-debug for the debug kernel)
 #   make bench                benchmarks vs stock vhost_net (bench/results/)
 #   make profile              instructions per kernel function, stock vs vhost-kt
 #   make style                checkpatch and a sparse C=2 build (6.12), as TAP
@@ -55,9 +56,11 @@ demo:
 	tests/vm/demo
 
 # The seed is printed first; add it to tests/fuzz/regressions/ to replay.
+# FUZZ_PARAMS=FILE: settings for tests/guest/fuzz-long.sh (a racing soak).
 fuzz:
 	tests/vm/build-module $(if $(K),$(K),6.12)
-	VKT_TEST_TIMEOUT=900 tests/vm/run-guest $(if $(K),$(K),6.12) fuzz-long
+	VKT_GUEST_PARAMS=$(abspath $(FUZZ_PARAMS)) VKT_TEST_TIMEOUT=$(or $(FUZZ_TIMEOUT),1500) \
+		tests/vm/run-guest $(if $(K),$(K),6.12) fuzz-long
 
 # Benchmarks against stock vhost_net in a 6.12 guest (not part of check).
 bench:

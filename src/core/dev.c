@@ -198,7 +198,8 @@ static void vkt_detach_mm(struct vhost_kt_dev *dev)
  * buffers and starts the default worker (if dev->use_worker).
  *
  * Return: 0, -EBUSY if already owned, -EINVAL if the caller has no mm,
- * -ENOMEM, or the worker creation error.
+ * -ENOMEM, -EPERM if the device's mode is not the default while the admin
+ * locked modes (lock_mode=Y), or the worker creation error.
  */
 long vhost_kt_dev_set_owner(struct vhost_kt_dev *dev)
 {

@@ -469,11 +469,20 @@ int vhost_kt_process_iotlb_msg(struct vhost_kt_dev *dev, u32 asid,
 		ret = -EINVAL;
 		break;
 	}
+	/*
+	 * Restart the queues whose misses were answered while dev->mutex is
+	 * still held: RESET_OWNER and FREE_WORKER destroy workers under it,
+	 * so the vq->worker each queueing finds cannot be stopped before the
+	 * work is on its list (see src/worker/worker.h).
+	 */
+	vhost_kt_race_window_begin();
+	list_for_each_entry(node, &answered, node)
+		vhost_kt_poll_queue(&node->vq->poll);
+	vhost_kt_race_window_end();
 	vhost_kt_dev_unlock_vqs(dev);
 	mutex_unlock(&dev->mutex);
 
 	list_for_each_entry_safe(node, tmp, &answered, node) {
-		vhost_kt_poll_queue(&node->vq->poll);
 		list_del(&node->node);
 		kfree(node);
 	}

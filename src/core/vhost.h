@@ -96,6 +96,16 @@ int vhost_kt_poll_start(struct vhost_kt_poll *poll, struct file *file);
 void vhost_kt_poll_stop(struct vhost_kt_poll *poll);
 void vhost_kt_poll_queue(struct vhost_kt_poll *poll);
 
+#ifdef VHOST_KT_RACE_WINDOW
+void vhost_kt_race_window_begin(void);
+void vhost_kt_race_window_end(void);
+void vhost_kt_race_window(void);
+#else
+static inline void vhost_kt_race_window_begin(void) { }
+static inline void vhost_kt_race_window_end(void) { }
+static inline void vhost_kt_race_window(void) { }
+#endif
+
 /* Guest memory: a table of ranges, used for the memory table and IOTLB. */
 struct vhost_kt_map {
 	struct rb_node rb;

@@ -5,11 +5,12 @@
  * A virtqueue reaches its worker through vq->worker, an RCU pointer: queueing
  * happens from wait-queue callbacks (eventfd and socket wakeups, i.e. atomic
  * context) and must never take a lock that ATTACH_VRING_WORKER or the
- * SIGKILL handler holds while they swap the pointer.  Whoever clears or
- * changes vq->worker waits for a grace period before it assumes nobody still
- * queues on the old worker.
+ * SIGKILL handler holds while they swap the pointer.  Which lock or grace
+ * period keeps the worker found that way alive is set out in
+ * src/worker/worker.h.
  */
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 
@@ -50,6 +51,7 @@ bool vhost_kt_vq_work_queue(struct vhost_kt_virtqueue *vq,
 	rcu_read_lock();
 	worker = rcu_dereference(vq->worker);
 	if (worker && !READ_ONCE(worker->killed)) {
+		vhost_kt_race_window();
 		vhost_kt_worker_queue(worker, work);
 		queued = true;
 	}
@@ -193,3 +195,32 @@ void vhost_kt_poll_queue(struct vhost_kt_poll *poll)
 	vhost_kt_vq_work_queue(poll->vq, &poll->work);
 }
 EXPORT_SYMBOL_GPL(vhost_kt_poll_queue);
+
+#ifdef VHOST_KT_RACE_WINDOW
+/*
+ * Test builds only (Kbuild: VKT_RACE_WINDOW=y), never shipped: stall the
+ * IOTLB write path between finding a vq's worker and queueing on it, so
+ * the racing fuzzer can show that no RESET_OWNER or FREE_WORKER gets in
+ * there.  One marked task at a time is enough for that.
+ */
+static struct task_struct *vkt_race_task;
+static unsigned int race_window_ms = 20;
+module_param(race_window_ms, uint, 0644);
+MODULE_PARM_DESC(race_window_ms, "Test builds: stall of the race window (default 20 ms)");
+
+void vhost_kt_race_window_begin(void)
+{
+	WRITE_ONCE(vkt_race_task, current);
+}
+
+void vhost_kt_race_window_end(void)
+{
+	WRITE_ONCE(vkt_race_task, NULL);
+}
+
+void vhost_kt_race_window(void)
+{
+	if (READ_ONCE(vkt_race_task) == current)
+		mdelay(READ_ONCE(race_window_ms));
+}
+#endif

@@ -233,15 +233,14 @@ void vhost_kt_worker_destroy(struct vhost_kt_dev *dev,
 }
 
 /*
- * Points @vq at @worker.  If the vq was active on another worker, wait until
- * nobody can still queue on the old one and run what they queued, so the
- * vq's work never runs on two threads at once.
+ * Points @vq at @worker.  If the vq had another worker, wait until nobody
+ * can still queue on the old one and run what they queued, so the vq's work
+ * never runs on two threads at once and the old worker may be freed.
  */
 static void vhost_kt_vq_attach_worker(struct vhost_kt_virtqueue *vq,
 				      struct vhost_kt_worker *worker)
 {
 	struct vhost_kt_worker *old;
-	bool active;
 
 	mutex_lock(&worker->mutex);
 	if (worker->killed) {
@@ -268,18 +267,13 @@ static void vhost_kt_vq_attach_worker(struct vhost_kt_virtqueue *vq,
 	}
 
 	/*
-	 * Before a kick file or backend exists nothing can queue work for
-	 * the vq, so setup (attaching fresh workers to idle vqs) skips the
-	 * grace period, which would slow down VM start.
+	 * Always a full grace period, even for a vq that looks idle: a wakeup
+	 * or the worker of another vq may have read vq->worker just before
+	 * the swap, and once attachment_cnt drops FREE_WORKER may stop the
+	 * thread that reader is about to wake.
 	 */
-	mutex_lock(&vq->mutex);
-	active = rcu_access_pointer(vq->private_data) || vq->kick;
-	mutex_unlock(&vq->mutex);
-
-	if (active) {
-		synchronize_rcu();
-		__vhost_kt_worker_flush(old);
-	}
+	synchronize_rcu();
+	__vhost_kt_worker_flush(old);
 	old->attachment_cnt--;
 	mutex_unlock(&old->mutex);
 }
@@ -291,6 +285,14 @@ int vhost_kt_dev_workers_start(struct vhost_kt_dev *dev)
 
 	if (!dev->use_worker)
 		return 0;
+
+	/*
+	 * lock_mode may have been set after this device was opened through a
+	 * per-mode node or given its mode: it still gets no other worker.
+	 */
+	if (READ_ONCE(vhost_kt_mode_locked) &&
+	    dev->mode != vhost_kt_default_mode())
+		return -EPERM;
 
 	worker = vhost_kt_worker_create(dev);
 	if (IS_ERR(worker))
@@ -308,13 +310,14 @@ void vhost_kt_dev_workers_free(struct vhost_kt_dev *dev)
 	unsigned long i;
 
 	/*
-	 * No grace period before the workers go: the callers stopped every
-	 * poll first (remove_wait_queue waits out a wakeup callback that is
-	 * queueing work), no ioctl or write can run, and the workers
-	 * themselves are flushed and stopped by destroy.  A reader that still
-	 * finds a worker under RCU is safe, as workers are freed by RCU.
-	 * This keeps close (and RESET_OWNER) at no grace period when
-	 * SET_OWNER in kthread mode already costs one.
+	 * No grace period before the workers go, because no queueing can be
+	 * in flight (worker.h lists the queueing paths): the callers stopped
+	 * every poll first (remove_wait_queue waits out a wakeup callback
+	 * that is queueing work), flushed with the backends detached so no
+	 * handler requeues itself, and hold dev->mutex (RESET_OWNER) or the
+	 * last reference to the file (release), which keeps out ioctls and
+	 * the IOTLB write path.  This keeps close and RESET_OWNER at no grace
+	 * period when SET_OWNER in kthread mode already costs one.
 	 */
 	for (i = 0; i < dev->nvqs; i++)
 		RCU_INIT_POINTER(dev->vqs[i]->worker, NULL);

@@ -18,6 +18,38 @@
 
 #include "../core/vhost.h"
 
+/*
+ * The worker lifecycle's shared pointers, and what keeps each valid.
+ *
+ * vq->worker       Written under vq->mutex, by attach (ATTACH_VRING_WORKER
+ *                  and SET_OWNER, with dev->mutex and worker->mutex held),
+ *                  by vhost_kt_dev_workers_free() (RESET_OWNER under
+ *                  dev->mutex, or release) and by the SIGKILL handler.
+ *                  Read under RCU by every queueing path, under vq->mutex
+ *                  by GET_VRING_WORKER.  The queueing paths are: the kick
+ *                  and socket wait-queue callbacks (stopped by
+ *                  vhost_kt_poll_stop(), which waits them out), handlers
+ *                  on a worker requeueing their own or the other vq
+ *                  (flushed), and the IOTLB write path (answered misses,
+ *                  queued with dev->mutex held).
+ * worker (memory)  Freed by kfree_rcu() in vhost_kt_worker_destroy(), so an
+ *                  RCU reader may always dereference a worker it found.
+ * worker->thread   Set by ops->create() and cleared by ops->stop(), both in
+ *                  create/destroy: under dev->mutex, or at release with no
+ *                  other user of the device.  Used by ops->wakeup() from
+ *                  queueing, so a worker is only destroyed when no queueing
+ *                  can reach it: every vq->worker that pointed at it was
+ *                  cleared and then either a grace period passed (attach,
+ *                  SIGKILL) or every queueing path was stopped or excluded
+ *                  by dev->mutex (workers_free).  FREE_WORKER takes only
+ *                  workers with no vq attached, which attach left after a
+ *                  grace period.
+ * worker->work_list  An llist: any number of producers (who first win the
+ *                  item's QUEUED bit), one consumer, the worker thread, or
+ *                  the SIGKILL handler once the thread no longer runs work;
+ *                  destroy empties it after the thread stopped.
+ */
+
 struct vhost_kt_worker_ops {
 	/* Create and start the thread for @worker; 0 or -errno. */
 	int (*create)(struct vhost_kt_worker *worker, struct vhost_kt_dev *dev,

@@ -97,6 +97,7 @@ void iotlb_miss_roundtrip(const char *node);
 struct stats {
 	unsigned long calls, ok, errs, bad;
 };
+bool fuzz_errno_ok(int err, bool big);
 void note(struct stats *s, const char *what, const char *cls, long r,
 	  int err, bool big);
 
@@ -106,5 +107,6 @@ void phase_iotlb(const char *node);
 void phase_rings(const char *node);
 void phase_fork(const char *node);
 void phase_exits(const char *node);
+void phase_race(const char *node);
 
 #endif /* VKT_FUZZ_H */

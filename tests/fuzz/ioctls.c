@@ -85,7 +85,7 @@ static const struct ioc iocs[] = {
  * kernel-internal numbers (>= 512, e.g. ENOIOCTLCMD leaking out) never
  * are; ENOMEM only where the input asks for real allocations.
  */
-static bool errno_ok(int err, bool big)
+bool fuzz_errno_ok(int err, bool big)
 {
 	switch (err) {
 	case EINVAL: case EFAULT: case EPERM: case EBUSY: case ENOTTY:
@@ -110,7 +110,7 @@ void note(struct stats *s, const char *what, const char *cls, long r,
 		return;
 	}
 	s->errs++;
-	if (!errno_ok(err, big)) {
+	if (!fuzz_errno_ok(err, big)) {
 		s->bad++;
 		if (s->bad <= 5)
 			diag("unexpected errno %d (%s) from %s with %s argument",

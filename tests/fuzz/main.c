@@ -22,6 +22,10 @@
  *            fail with EPERM, SET_OWNER with EBUSY
  *   exits    children that set devices up part way and then close, exit or
  *            get SIGKILLed at a random point; each must be gone promptly
+ *   race     (only with --phase race; race.c) threads and a forked child
+ *            on one running vhost-net device, in random interleavings of
+ *            IOTLB traffic, ring and backend changes, worker ioctls,
+ *            RESET/SET_OWNER, mode ioctls and close, while frames flow
  *
  * The checks are the invariants visible from userspace: no errno outside the
  * set expected for the input class (never EIO, never a kernel-internal
@@ -71,6 +75,7 @@ bool out_of_time(void) { return now() > t_end; }
 static const struct {
 	const char *name;
 	void (*fn)(const char *node);
+	bool explicit;	/* runs only when named by --phase */
 } phases[] = {
 	{ "ioctls", phase_ioctls },
 	{ "memtable", phase_memtable },
@@ -78,6 +83,7 @@ static const struct {
 	{ "rings", phase_rings },
 	{ "fork", phase_fork },
 	{ "exits", phase_exits },
+	{ "race", phase_race, true },
 };
 #define NPHASES (sizeof(phases) / sizeof(phases[0]))
 
@@ -99,7 +105,7 @@ int main(int argc, char **argv)
 		{ }
 	};
 	bool have_seed = false;
-	unsigned int p, i;
+	unsigned int p, i, nrun;
 	double start, per;
 	int c;
 
@@ -139,10 +145,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	addrs_init();
 	start = now();
-	per = opt_seconds / nnodes / NPHASES;
+	for (p = 0, nrun = 0; p < NPHASES; p++)
+		nrun += only_phase ? !strcmp(only_phase, phases[p].name) :
+				     !phases[p].explicit;
+	if (!nrun) {
+		printf("not ok 1 - no phase named %s\n1..1\n", only_phase);
+		return 1;
+	}
+	per = opt_seconds / nnodes / nrun;
 	for (i = 0; i < (unsigned int)nnodes; i++) {
 		for (p = 0; p < NPHASES; p++) {
-			if (only_phase && strcmp(only_phase, phases[p].name))
+			if (only_phase ? strcmp(only_phase, phases[p].name) :
+					 phases[p].explicit)
 				continue;
 			/* Each (device, phase) has its own stream and time slice. */
 			rng_state = seed ^ (0x1000193ull * (i * NPHASES + p + 1));

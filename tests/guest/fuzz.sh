@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Fuzz vhost-kt's devices with tests/drivers/fuzz_vhost: a fixed-seed short
-# run (about 60 s) over every node and the test backend, then the recorded
-# regression cases of tests/fuzz/regressions/.  fuzz-long.sh (make fuzz) is
+# run (about 60 s) over every node and the test backend, the racing phase
+# (about 45 s) on the vhost-net nodes, then the recorded regression cases of
+# tests/fuzz/regressions/.  fuzz-long.sh (make fuzz) is
 # the long random-seed run.  Oopses and warnings are caught by the harness's
 # kernel-log scan; the fuzzer itself checks errnos and EPERM for non-owners.
 # Its iotlb phase starts with a fixed IOTLB miss round trip on every node
@@ -16,6 +17,7 @@ FUZZ=$VKT_BIN/fuzz_vhost
 SEED=${VKT_FUZZ_SEED-20261130}
 SECONDS_TOTAL=${VKT_FUZZ_SECONDS:-60}
 ITERATIONS=${VKT_FUZZ_ITERATIONS:-3000}
+RACE_SECONDS=${VKT_FUZZ_RACE_SECONDS:-45}
 REG=$VKT_REPO/tests/fuzz/regressions
 
 if [ ! -x "$FUZZ" ]; then
@@ -38,8 +40,22 @@ devs=(/dev/vhost-kt-net /dev/vhost-kt-net-kthread)
 [ -c /dev/vhost-kt-net-task ] && devs+=(/dev/vhost-kt-net-task)
 [ -c /dev/vhost-kt-test ] && devs+=(/dev/vhost-kt-test)
 
+# SECONDS_TOTAL=0 (a racing-only soak, see fuzz-long.sh) skips this run.
+[ "$SECONDS_TOTAL" = 0 ] ||
 vkt_run_tap timeout -k 5 $((SECONDS_TOTAL + 60)) "$FUZZ" ${SEED:+--seed "$SEED"} \
 	--seconds "$SECONDS_TOTAL" --iterations "$ITERATIONS" "${devs[@]}"
+
+# The racing phase (tests/fuzz/race.c) on every vhost-net node, so both
+# worker modes where the kernel has both: threads and a forked child on one
+# running device.  Its own time: it must not shrink the phases above.
+net=()
+for d in "${devs[@]}"; do
+	case $d in *-net*) net+=("$d") ;; esac
+done
+# VKT_FUZZ_RACE_NODES: only these nodes (a soak of one mode).
+[ -z "${VKT_FUZZ_RACE_NODES:-}" ] || read -ra net <<<"$VKT_FUZZ_RACE_NODES"
+vkt_run_tap timeout -k 5 $((RACE_SECONDS + 180)) "$FUZZ" ${SEED:+--seed "$SEED"} \
+	--phase race --seconds "$RACE_SECONDS" "${net[@]}"
 
 # Regression cases: one per line, `SEED PHASE ITERATIONS DEVICE...` (# for
 # comments); each replays the sequence that once broke something.
