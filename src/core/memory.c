@@ -553,16 +553,33 @@ ssize_t vhost_kt_chr_write_iter(struct vhost_kt_dev *dev,
 }
 EXPORT_SYMBOL_GPL(vhost_kt_chr_write_iter);
 
-static struct vhost_kt_msg_node *vkt_dequeue_msg(struct vhost_kt_dev *dev)
+/*
+ * Takes the first queued message, copied into @copy.  A miss moves to the
+ * pending list in the same critical section, so that neither an UPDATE that
+ * answers it nor RESET_OWNER's vhost_kt_clear_msg() can run while it is on
+ * no list; from then on the lists own it, and the reader only uses @copy.
+ */
+static bool vkt_dequeue_msg(struct vhost_kt_dev *dev,
+			    struct vhost_kt_msg_node *copy)
 {
 	struct vhost_kt_msg_node *node;
+	bool miss = false;
 
 	spin_lock(&dev->iotlb_lock);
 	node = list_first_entry_or_null(&dev->read_list,
 					struct vhost_kt_msg_node, node);
-	if (node)
-		list_del(&node->node);
+	if (node) {
+		*copy = *node;
+		miss = vkt_node_msg(node)->type == VHOST_IOTLB_MISS;
+		if (miss)
+			list_move_tail(&node->node, &dev->pending_list);
+		else
+			list_del(&node->node);
+	}
 	spin_unlock(&dev->iotlb_lock);
+
+	if (node && !miss)
+		kfree(node);
 	return node;
 }
 
@@ -578,8 +595,8 @@ static struct vhost_kt_msg_node *vkt_dequeue_msg(struct vhost_kt_dev *dev)
 ssize_t vhost_kt_chr_read_iter(struct vhost_kt_dev *dev, struct iov_iter *to,
 			       int noblock)
 {
-	struct vhost_kt_msg_node *node;
-	struct vhost_iotlb_msg *msg;
+	struct vhost_kt_msg_node msg;
+	bool found = false;
 	DEFINE_WAIT(wait);
 	ssize_t ret = 0;
 	size_t size;
@@ -591,8 +608,8 @@ ssize_t vhost_kt_chr_read_iter(struct vhost_kt_dev *dev, struct iov_iter *to,
 		if (!noblock)
 			prepare_to_wait(&dev->wait, &wait, TASK_INTERRUPTIBLE);
 
-		node = vkt_dequeue_msg(dev);
-		if (node)
+		found = vkt_dequeue_msg(dev, &msg);
+		if (found)
 			break;
 		if (noblock) {
 			ret = -EAGAIN;
@@ -610,23 +627,16 @@ ssize_t vhost_kt_chr_read_iter(struct vhost_kt_dev *dev, struct iov_iter *to,
 	}
 	if (!noblock)
 		finish_wait(&dev->wait, &wait);
-	if (!node)
+	if (!found)
 		return ret;
 
-	size = node->msg.type == VHOST_IOTLB_MSG_V2 ? sizeof(node->msg_v2) :
-						       sizeof(node->msg);
-	msg = vkt_node_msg(node);
-	ret = copy_to_iter(&node->msg, size, to);
-	if (ret != size || msg->type != VHOST_IOTLB_MISS) {
-		kfree(node);
-		return ret;
-	}
-
-	/* Keep the miss until an UPDATE answers it and kicks the queue. */
-	spin_lock(&dev->iotlb_lock);
-	list_add_tail(&node->node, &dev->pending_list);
-	spin_unlock(&dev->iotlb_lock);
-	return ret;
+	/*
+	 * A miss stays pending until an UPDATE answers it and kicks the
+	 * queue, even if this copy fails: the queue waits for it either way.
+	 */
+	size = msg.msg.type == VHOST_IOTLB_MSG_V2 ? sizeof(msg.msg_v2) :
+						    sizeof(msg.msg);
+	return copy_to_iter(&msg.msg, size, to);
 }
 EXPORT_SYMBOL_GPL(vhost_kt_chr_read_iter);
 

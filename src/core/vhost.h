@@ -85,7 +85,6 @@ struct vhost_kt_poll {
 void vhost_kt_work_init(struct vhost_kt_work *work, vhost_kt_work_fn_t fn);
 bool vhost_kt_vq_work_queue(struct vhost_kt_virtqueue *vq,
 			    struct vhost_kt_work *work);
-void vhost_kt_vq_flush(struct vhost_kt_virtqueue *vq);
 void vhost_kt_dev_flush(struct vhost_kt_dev *dev);
 bool vhost_kt_vq_has_work(struct vhost_kt_virtqueue *vq);
 

@@ -147,8 +147,13 @@ void vhost_kt_worker_killed(struct vhost_kt_worker *worker)
 	}
 
 	worker->attachment_cnt -= detached;
-	if (detached)
-		synchronize_rcu();
+	/*
+	 * Even with nothing detached here: ATTACH_VRING_WORKER may have just
+	 * moved a vq away from us while a wakeup, having read the old
+	 * vq->worker, is still queueing on us; its item must be on our list
+	 * before we run it, or its QUEUED bit would stay set for ever.
+	 */
+	synchronize_rcu();
 
 	vhost_kt_worker_run_work(worker);
 	mutex_unlock(&worker->mutex);
@@ -259,21 +264,19 @@ static void vhost_kt_vq_attach_worker(struct vhost_kt_virtqueue *vq,
 	if (!old)
 		return;
 
-	/* Serialise with device-wide flushes, which do not use RCU. */
-	mutex_lock(&old->mutex);
-	if (old->killed) {
-		mutex_unlock(&old->mutex);
-		return;
-	}
-
 	/*
-	 * Always a full grace period, even for a vq that looks idle: a wakeup
-	 * or the worker of another vq may have read vq->worker just before
-	 * the swap, and once attachment_cnt drops FREE_WORKER may stop the
-	 * thread that reader is about to wake.
+	 * Serialise with device-wide flushes, which do not use RCU.  A killed
+	 * old worker already waited out its readers and ran its list (see
+	 * vhost_kt_worker_killed()).  Otherwise a full grace period, even for
+	 * a vq that looks idle: a wakeup or the worker of another vq may have
+	 * read vq->worker just before the swap, and once attachment_cnt drops
+	 * FREE_WORKER may stop the thread that reader is about to wake.
 	 */
-	synchronize_rcu();
-	__vhost_kt_worker_flush(old);
+	mutex_lock(&old->mutex);
+	if (!old->killed) {
+		synchronize_rcu();
+		__vhost_kt_worker_flush(old);
+	}
 	old->attachment_cnt--;
 	mutex_unlock(&old->mutex);
 }
@@ -319,8 +322,14 @@ void vhost_kt_dev_workers_free(struct vhost_kt_dev *dev)
 	 * the IOTLB write path.  This keeps close and RESET_OWNER at no grace
 	 * period when SET_OWNER in kthread mode already costs one.
 	 */
-	for (i = 0; i < dev->nvqs; i++)
-		RCU_INIT_POINTER(dev->vqs[i]->worker, NULL);
+	for (i = 0; i < dev->nvqs; i++) {
+		struct vhost_kt_virtqueue *vq = dev->vqs[i];
+
+		/* The SIGKILL handler may be detaching the same worker. */
+		mutex_lock(&vq->mutex);
+		RCU_INIT_POINTER(vq->worker, NULL);
+		mutex_unlock(&vq->mutex);
+	}
 
 	/* The default worker plus any that userspace created and left. */
 	xa_for_each(&dev->worker_xa, i, worker)

@@ -21,17 +21,21 @@
 /*
  * The worker lifecycle's shared pointers, and what keeps each valid.
  *
- * vq->worker       Written under vq->mutex, by attach (ATTACH_VRING_WORKER
- *                  and SET_OWNER, with dev->mutex and worker->mutex held),
- *                  by vhost_kt_dev_workers_free() (RESET_OWNER under
- *                  dev->mutex, or release) and by the SIGKILL handler.
- *                  Read under RCU by every queueing path, under vq->mutex
- *                  by GET_VRING_WORKER.  The queueing paths are: the kick
- *                  and socket wait-queue callbacks (stopped by
- *                  vhost_kt_poll_stop(), which waits them out), handlers
- *                  on a worker requeueing their own or the other vq
- *                  (flushed), and the IOTLB write path (answered misses,
- *                  queued with dev->mutex held).
+ * vq->worker       Written under vq->mutex: by attach (ATTACH_VRING_WORKER
+ *                  and SET_OWNER, with dev->mutex and the new worker's
+ *                  mutex held), by vhost_kt_dev_workers_free() (RESET_OWNER
+ *                  under dev->mutex, or release) and by the SIGKILL
+ *                  handler (with that worker's mutex).  Read under RCU by
+ *                  every queueing path, under vq->mutex by GET_VRING_WORKER.
+ *                  The queueing paths are: the kick and socket wait-queue
+ *                  callbacks (stopped by vhost_kt_poll_stop(), which waits
+ *                  them out); vhost_kt_poll_start() acting on events
+ *                  already pending (SET_VRING_KICK and SET_BACKEND under
+ *                  dev->mutex, or a handler re-enabling its own vq); the
+ *                  handlers on a worker requeueing their own or the other
+ *                  vq (flushed with the backends detached); and the IOTLB
+ *                  write path (answered misses, queued with dev->mutex
+ *                  held).
  * worker (memory)  Freed by kfree_rcu() in vhost_kt_worker_destroy(), so an
  *                  RCU reader may always dereference a worker it found.
  * worker->thread   Set by ops->create() and cleared by ops->stop(), both in

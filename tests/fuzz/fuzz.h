@@ -97,7 +97,6 @@ void iotlb_miss_roundtrip(const char *node);
 struct stats {
 	unsigned long calls, ok, errs, bad;
 };
-bool fuzz_errno_ok(int err, bool big);
 void note(struct stats *s, const char *what, const char *cls, long r,
 	  int err, bool big);
 

@@ -56,6 +56,11 @@ done
 [ -z "${VKT_FUZZ_RACE_NODES:-}" ] || read -ra net <<<"$VKT_FUZZ_RACE_NODES"
 vkt_run_tap timeout -k 5 $((RACE_SECONDS + 180)) "$FUZZ" ${SEED:+--seed "$SEED"} \
 	--phase race --seconds "$RACE_SECONDS" "${net[@]}"
+# A test build with the IOTLB race window (VKT_RACE_WINDOW=y, see
+# tests/README.md) must really have stalled in it.
+hits=/sys/module/vhost_kt/parameters/race_window_hits
+[ ! -r $hits ] || vkt_check "the race window was entered ($(cat $hits) stalls)" \
+	test "$(cat $hits)" -gt 0
 
 # Regression cases: one per line, `SEED PHASE ITERATIONS DEVICE...` (# for
 # comments); each replays the sequence that once broke something.
@@ -74,6 +79,10 @@ for p in "$VKT_BIN"/fuzz_reg_*; do
 	vkt_run_tap timeout -k 5 60 "$p" "${devs[@]}"
 done
 
+# Teardown flushes with the backends detached: a worker destroyed with work
+# still queued means something queued on it while it was going away.
+vkt_check "no worker was destroyed with work pending" \
+	sh -c '! dmesg | grep "stopped with work pending"'
 vkt_check_eq "every device closed after fuzzing (debugfs lists nothing)" "" \
 	"$(cat /sys/kernel/debug/vhost_kt/devices 2>/dev/null)"
 vkt_check "vhost_kt_test unloads after fuzzing" rmmod vhost_kt_test
