@@ -579,11 +579,14 @@ static bool liveness(struct race *r, uint32_t tag, bool *fresh)
 
 	/*
 	 * The same file if we own it or nobody does: a vq work item left
-	 * marked queued would show there.
+	 * marked queued would show there.  An unowned device may still be in
+	 * IOTLB mode (SET_FEATURES needs no owner, as upstream): own it, then
+	 * reset it.
 	 */
 	*fresh = false;
 	if (xioc(r->fd, VHOST_RESET_OWNER, NULL) &&
-	    xioc(r->fd, VHOST_SET_OWNER, NULL) && errno == EBUSY) {
+	    (xioc(r->fd, VHOST_SET_OWNER, NULL) ||
+	     xioc(r->fd, VHOST_RESET_OWNER, NULL)) && errno == EBUSY) {
 		fd = open(r->node, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0 || dup2(fd, r->fd) < 0) {
 			diag("race: %s: reopen: %s", r->node, strerror(errno));
