@@ -94,6 +94,21 @@ else
 fi
 echo N >$P/lock_mode
 vkt_check_eq "lock_mode=N again" N "$(cat $P/lock_mode)"
+# Set after the device got its mode: SET_OWNER is where it is refused.
+if [ -n "$task" ]; then
+	chk "lock_mode set after SET_FORK_FROM_OWNER: SET_OWNER is EPERM, then fine once unlocked" \
+		/dev/vhost-kt-net \
+		"set-mode:$ND ok;lock-mode:Y ok;set-owner errno EPERM;lock-mode:N ok;set-owner ok;get-mode ok $ND" \
+		set-mode:$ND lock-mode:Y set-owner lock-mode:N set-owner get-mode
+	chk "lock_mode set after opening the kthread node: SET_OWNER is EPERM" \
+		/dev/vhost-kt-net-kthread \
+		"lock-mode:Y ok;set-owner errno EPERM;get-mode ok 0;lock-mode:N ok" \
+		lock-mode:Y set-owner get-mode lock-mode:N
+else
+	vkt_skip "lock_mode set after a device got the non-default mode" \
+		"kernel $VKT_KVER has no vhost_task: kthread mode is the only mode"
+fi
+echo N >$P/lock_mode
 
 # ---- per-mode nodes ----
 if [ -n "$task" ]; then
