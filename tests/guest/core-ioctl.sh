@@ -44,9 +44,16 @@ chk "another process (forked, other mm) gets EPERM for owner-only ioctls" $T \
 	set-owner child:set-vring-num:0:256 child:mem-table:1 child:get-vring-base:0 \
 	child:reset-owner child:new-worker child:set-owner child:get-mode child:set-mode:$D \
 	set-vring-num:0:256 mem-table:1
+# The child that becomes the owner exits at once.  With the three-argument
+# vhost_task (6.4-6.9) a task-mode worker outlives it until the device is
+# released, and the child cannot be reaped until then (docs/install.md):
+# there the child asks for kthread mode.
+cm=
+[ "$(vkt_vhost_task_api)" != three-argument ] || cm="child:set-mode:0 ok;"
 chk "before SET_OWNER only the mode ioctls work (EPERM, as upstream); after RESET_OWNER anyone may own" $T \
-	"set-vring-num:0:256 errno EPERM;mem-table:1 errno EPERM;get-vring-base:0 errno EPERM;set-owner ok;reset-owner ok;child:set-owner ok;set-owner errno EBUSY;reset-owner errno EPERM" \
-	set-vring-num:0:256 mem-table:1 get-vring-base:0 set-owner reset-owner child:set-owner set-owner reset-owner
+	"set-vring-num:0:256 errno EPERM;mem-table:1 errno EPERM;get-vring-base:0 errno EPERM;set-owner ok;reset-owner ok;${cm}child:set-owner ok;set-owner errno EBUSY;reset-owner errno EPERM" \
+	set-vring-num:0:256 mem-table:1 get-vring-base:0 set-owner reset-owner ${cm:+child:set-mode:0} \
+	child:set-owner set-owner reset-owner
 
 # ---- worker mode ioctls ----
 chk "GET_FORK_FROM_OWNER reports the module default ($D)" $T "get-mode ok $D" get-mode

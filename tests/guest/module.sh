@@ -8,11 +8,10 @@
 ctl() { python3 "$VKT_REPO/tests/guest/vhostctl.py" "$@"; }
 P=/sys/module/vhost_kt/parameters
 
+want_api=$(vkt_vhost_task_api)
 if vkt_have_vhost_task; then
-	want_api="four-argument"
 	default=Y
 else
-	want_api="absent"
 	default=N
 fi
 
@@ -21,6 +20,13 @@ dmesg -C
 vkt_check "vhost_kt loads with defaults" vkt_load_module
 api=$(dmesg | sed -n 's/.*vhost_kt: .*vhost_task API \([a-z-]*\).*/\1/p' | tail -1)
 vkt_check_eq "compat detected the vhost_task API of $VKT_KVER" "$want_api" "$api"
+if vkt_have_vhost_task; then
+	vkt_check "series $VKT_SERIES: the running kernel has vhost_task" \
+		grep -qw vhost_task_create /proc/kallsyms
+else
+	vkt_check "series $VKT_SERIES: the running kernel has no vhost_task" \
+		sh -c '! grep -qw vhost_task_create /proc/kallsyms'
+fi
 vkt_check_eq "inherit_owner_default shows the default" "$default" "$(cat $P/inherit_owner_default)"
 vkt_check_eq "fork_from_owner_default is the same setting" "$default" "$(cat $P/fork_from_owner_default)"
 vkt_check "/dev/vhost-kt-net is a char device" test -c /dev/vhost-kt-net

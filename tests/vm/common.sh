@@ -66,6 +66,9 @@ vkt_kver() { cat "$VKT_CACHE/kernels/$1/kver" 2>/dev/null; }
 vkt_needs_chroot() { [ "$1" = 7.2 ]; }
 # Series built from source by tests/vm/debug-kernel rather than downloaded.
 vkt_is_built() { [ "$1" = 6.12-debug ]; }
+# Ubuntu 24.04's kernel, from packages in a folder rather than a mirror.
+vkt_is_noble() { [ "$1" = 6.8 ]; }
+vkt_noble_dir() { echo "${VKT_NOBLE_KERNELS:-$VKT_TOP/../shared/kernels}"; }
 
 # Path of Debian's linux-source-6.12 tarball in the cache, downloaded first
 # if needed (checkpatch and the debug kernel come from it).
