@@ -1,5 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
+ * What an admin can see of a device: its owner, its worker mode and its
+ * worker threads.
+ *
+ * /proc/<pid>/fdinfo/<fd> of a vhost-kt fd (no debugfs needed):
+ *
+ *   vhost-mode:	<task|kthread>
+ *   vhost-owner:	<tgid>
+ *   vhost-workers:	<id>:<tid>[,<id>:<tid>...]
+ *
  * /sys/kernel/debug/vhost_kt/devices: one line per open device,
  *
  *   owner=<tgid> mode=<task|kthread> workers=<id>:<tid>[,<id>:<tid>...]
@@ -22,29 +31,23 @@
 #include "core/vhost.h"
 #include "admin.h"
 
-#if IS_ENABLED(CONFIG_DEBUG_FS)
+static const char *vhost_kt_admin_mode(struct vhost_kt_dev *dev)
+{
+	return READ_ONCE(dev->mode) == VHOST_KT_MODE_TASK ? "task" : "kthread";
+}
 
-/* Every device between vhost_kt_admin_add() and vhost_kt_admin_del(). */
-static LIST_HEAD(vhost_kt_admin_devs);
-static DEFINE_MUTEX(vhost_kt_admin_lock);
-static struct dentry *vhost_kt_admin_dir;
-
-static void vhost_kt_admin_show_dev(struct seq_file *s,
-				    struct vhost_kt_dev *dev)
+/*
+ * Neither dev->mutex nor the worker mutexes: a flush can hold those for as
+ * long as the worker is busy.  Workers are freed with kfree_rcu() after
+ * leaving the xarray, so RCU is enough here.
+ */
+static void vhost_kt_admin_show_workers(struct seq_file *s,
+					struct vhost_kt_dev *dev)
 {
 	struct vhost_kt_worker *worker;
 	unsigned long id;
 	bool first = true;
 
-	seq_printf(s, "owner=%d mode=%s workers=", READ_ONCE(dev->owner_pid),
-		   READ_ONCE(dev->mode) == VHOST_KT_MODE_TASK ? "task" :
-								"kthread");
-
-	/*
-	 * Neither dev->mutex nor the worker mutexes: a flush can hold those
-	 * for as long as the worker is busy.  Workers are freed with
-	 * kfree_rcu() after leaving the xarray, so RCU is enough here.
-	 */
 	rcu_read_lock();
 	xa_for_each(&dev->worker_xa, id, worker) {
 		seq_printf(s, "%s%lu:%d%s", first ? "" : ",", id,
@@ -55,6 +58,30 @@ static void vhost_kt_admin_show_dev(struct seq_file *s,
 	rcu_read_unlock();
 
 	seq_puts(s, first ? "-\n" : "\n");
+}
+
+/* For a backend's file_operations.show_fdinfo. */
+void vhost_kt_admin_show_fdinfo(struct seq_file *s, struct vhost_kt_dev *dev)
+{
+	seq_printf(s, "vhost-mode:\t%s\n", vhost_kt_admin_mode(dev));
+	seq_printf(s, "vhost-owner:\t%d\n", READ_ONCE(dev->owner_pid));
+	seq_puts(s, "vhost-workers:\t");
+	vhost_kt_admin_show_workers(s, dev);
+}
+
+#if IS_ENABLED(CONFIG_DEBUG_FS)
+
+/* Every device between vhost_kt_admin_add() and vhost_kt_admin_del(). */
+static LIST_HEAD(vhost_kt_admin_devs);
+static DEFINE_MUTEX(vhost_kt_admin_lock);
+static struct dentry *vhost_kt_admin_dir;
+
+static void vhost_kt_admin_show_dev(struct seq_file *s,
+				    struct vhost_kt_dev *dev)
+{
+	seq_printf(s, "owner=%d mode=%s workers=", READ_ONCE(dev->owner_pid),
+		   vhost_kt_admin_mode(dev));
+	vhost_kt_admin_show_workers(s, dev);
 }
 
 static int vhost_kt_admin_devices_show(struct seq_file *s, void *unused)

@@ -41,9 +41,11 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_net.h>
+#include <linux/seq_file.h>
 #include <linux/vmalloc.h>
 #include <net/sock.h>
 
+#include "../admin.h"
 #include "net.h"
 #include "internal.h"
 
@@ -611,6 +613,14 @@ static int vhost_kt_net_release(struct inode *inode, struct file *f)
 	return 0;
 }
 
+/* Which mode this VM's datapath is in, for admins without debugfs. */
+static void vhost_kt_net_show_fdinfo(struct seq_file *m, struct file *f)
+{
+	struct vhost_kt_net *n = f->private_data;
+
+	vhost_kt_admin_show_fdinfo(m, &n->dev);
+}
+
 static ssize_t vhost_kt_net_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct file *file = iocb->ki_filp;
@@ -644,6 +654,7 @@ static const struct file_operations vhost_kt_net_fops = {
 	.unlocked_ioctl	= vhost_kt_net_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
+	.show_fdinfo	= vhost_kt_net_show_fdinfo,
 };
 
 #define VHOST_KT_NET_NODE(_name, _mode, _fixed) {			\

@@ -76,6 +76,26 @@ stop_owner() {
 mkdir -p $CG
 vkt_check "cgroup $CG exists" test -d $CG
 
+# /proc/<pid>/fdinfo/<fd> of a vhost-net fd names the mode, the owner and
+# the workers: the admin's answer to "which mode is this VM in" without
+# debugfs.  vhostctl reads it in the owner and checks each worker's place.
+fdinfo_check() {
+	local node=$1 mode=$2 place=$3 out pid
+	out=$($CTL "$node" pid set-owner fdinfo 2>&1)
+	pid=$(sed -n 's/^pid ok //p' <<<"$out")
+	vkt_check_eq "fdinfo of $node: mode, owner, worker vhost-<owner> as $place" \
+		"fdinfo ok mode=$mode owner=$pid worker0=vhost-$pid,ppid=$4,$place" \
+		"$(grep '^fdinfo' <<<"$out")"
+}
+vkt_check "vhost_kt loads for the fdinfo checks" vkt_load_module
+fdinfo_check /dev/vhost-kt-net-kthread kthread own-process kthreadd
+if vkt_have_vhost_task; then
+	fdinfo_check /dev/vhost-kt-net-task task owner-thread owner-parent
+else
+	vkt_skip "fdinfo of /dev/vhost-kt-net-task" "kernel $VKT_KVER has no vhost_task"
+fi
+vkt_check "vhost_kt unloads after the fdinfo checks" vkt_unload_module
+
 kthread_half() {
 	local tids ptids tid
 	start_owner kt set-mode:0

@@ -118,6 +118,17 @@ def _tasks_of_uid(uid):
     return n
 
 
+def _status_field(tid, field):
+    try:
+        with open('/proc/%s/status' % tid) as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return line.split()[1]
+    except OSError:
+        pass
+    return '?'
+
+
 def run(fd, op):
     name, _, arg = op.partition(':')
     if name == 'set-owner':
@@ -199,6 +210,31 @@ def run(fd, op):
     if name == 'get-vring-base':
         buf = fcntl.ioctl(fd, VHOST_GET_VRING_BASE, struct.pack('II', int(arg), 0))
         return struct.unpack('II', buf)[1]
+    if name == 'fdinfo':
+        # The device's fdinfo lines, and where each listed worker lives.
+        info = {}
+        with open('/proc/self/fdinfo/%d' % fd) as f:
+            for line in f:
+                key, _, val = line.partition(':')
+                if key.startswith('vhost-'):
+                    info[key[6:]] = val.strip()
+        out = ['mode=%s' % info.get('mode'), 'owner=%s' % info.get('owner')]
+        for w in info.get('workers', '-').split(','):
+            if w == '-':
+                out.append('no-workers')
+                continue
+            wid, _, tid = w.partition(':')
+            try:
+                with open('/proc/%s/comm' % tid) as f:
+                    comm = f.read().strip()
+            except OSError:
+                comm = '?'
+            ppid = _status_field(tid, 'PPid')
+            ppid = {'2': 'kthreadd', str(os.getppid()): 'owner-parent'}.get(ppid, ppid)
+            mine = os.path.exists('/proc/self/task/%s' % tid)
+            out.append('worker%s=%s,ppid=%s,%s' % (
+                wid, comm, ppid, 'owner-thread' if mine else 'own-process'))
+        return ' '.join(out)
     if name == 'lock-mode':
         # The admin changing lock_mode between this process's ioctls.
         with open('/sys/module/vhost_kt/parameters/lock_mode', 'w') as f:
