@@ -84,15 +84,18 @@ orphan() {
 	vkt_check "$l: the owner dies within 15 s of SIGKILL" vkt_wait_dead $pid
 	wait $pid 2>/dev/null
 	line=$(grep "^owner=$pid " $DBG)
+	# No worker found at all must fail, not pass as "all gone".
+	[ -n "$tids" ] || vkt_diag "$l: no worker tid was found before the kill"
 	if [ "$mode" = 1 ]; then
-		ok=1
+		ok=${tids:+1}
 		for t in $tids; do
 			vkt_wait_gone /proc/"$t" || ok=
 		done
 		vkt_check_eq "$l: task worker died with its owner (listed as killed)" "1 killed" \
 			"${ok:-0} $(grep -q '(killed)' <<<"$line" && echo killed)"
 	else
-		vkt_check "$l: kthread worker lives while the device is open" test -d /proc/"${tids%% *}"
+		vkt_check "$l: kthread worker lives while the device is open" \
+			test -n "$tids" -a -d /proc/"${tids%% *}"
 	fi
 	vkt_check "$l: the device is still listed while the child holds it" test -n "$line"
 	touch "$VKT_TMP/orphan.go"

@@ -26,7 +26,8 @@ check() {
 deb=$out/vhost-kt-dkms_${version}_all.deb
 rpm=$out/vhost-kt-dkms-$version-1.noarch.rpm
 check "dpkg-buildpackage builds $(basename "$deb")" bash "$top/packaging/build.sh" deb "$out"
-check "lintian has no errors or warnings" sh -c "! lintian '$deb' | grep -E '^(E|W):'"
+# Exit status, not grep: a lintian that fails to run must fail too.
+check "lintian has no errors or warnings" lintian --fail-on error,warning "$deb"
 check "the .deb ships dkms.conf with the version filled" \
 	sh -c "dpkg-deb --fsys-tarfile '$deb' | tar -xO ./usr/src/vhost-kt-$version/dkms.conf | grep -q 'PACKAGE_VERSION=\"$version\"'"
 for f in ./lib/udev/rules.d/60-vhost-kt.rules ./etc/modprobe.d/vhost-kt.conf \
