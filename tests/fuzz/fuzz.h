@@ -87,6 +87,11 @@ long xioc(int fd, unsigned long nr, const void *arg);
 int dev_setup(struct dev *d, const char *node, int stage, int mode);
 void dev_close(struct dev *d);
 void kick(struct dev *d, int q);
+/*
+ * Zero @buf (sizeof(struct vhost_msg_v2)) and make it a v1 or v2 IOTLB
+ * message; returns its length, and its payload in *@im.
+ */
+size_t iotlb_msg_init(void *buf, bool v2, struct vhost_iotlb_msg **im);
 int tap_create(char *name);
 int packet_socket(const char *ifname);
 

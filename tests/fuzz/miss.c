@@ -44,23 +44,10 @@ struct mdev {
 /* An UPDATE for the page holding @a, in the negotiated message format. */
 static bool m_update(struct mdev *m, int a, uint8_t perm)
 {
-	uint8_t buf[sizeof(struct vhost_msg_v2)] = { 0 };
+	uint8_t buf[sizeof(struct vhost_msg_v2)];
 	struct vhost_iotlb_msg *im;
-	size_t len;
+	size_t len = iotlb_msg_init(buf, m->v2, &im);
 
-	if (m->v2) {
-		struct vhost_msg_v2 *v = (void *)buf;
-
-		v->type = VHOST_IOTLB_MSG_V2;
-		im = &v->iotlb;
-		len = sizeof(*v);
-	} else {
-		struct vhost_msg *v = (void *)buf;
-
-		v->type = VHOST_IOTLB_MSG;
-		im = &v->iotlb;
-		len = sizeof(*v);
-	}
 	im->type = VHOST_IOTLB_UPDATE;
 	im->iova = area[a].gpa + M_IOVA;
 	im->size = PAGE;

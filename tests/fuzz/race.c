@@ -185,24 +185,11 @@ static uint64_t ring_addr(struct race *r, uint64_t gpa)
 static long iotlb_write(struct race *r, uint8_t type, uint64_t iova,
 			uint64_t size)
 {
-	uint8_t buf[sizeof(struct vhost_msg_v2)] = { 0 };
+	uint8_t buf[sizeof(struct vhost_msg_v2)];
 	struct vhost_iotlb_msg *im;
-	size_t len;
+	size_t len = iotlb_msg_init(buf, r->v2, &im);
 	ssize_t n;
 
-	if (r->v2) {
-		struct vhost_msg_v2 *v = (void *)buf;
-
-		v->type = VHOST_IOTLB_MSG_V2;
-		im = &v->iotlb;
-		len = sizeof(*v);
-	} else {
-		struct vhost_msg *v = (void *)buf;
-
-		v->type = VHOST_IOTLB_MSG;
-		im = &v->iotlb;
-		len = sizeof(*v);
-	}
 	im->type = type;
 	im->iova = iova;
 	im->size = size;

@@ -294,3 +294,20 @@ void kick(struct dev *d, int q)
 		return;
 }
 
+size_t iotlb_msg_init(void *buf, bool v2, struct vhost_iotlb_msg **im)
+{
+	memset(buf, 0, sizeof(struct vhost_msg_v2));
+	if (v2) {
+		struct vhost_msg_v2 *v = buf;
+
+		v->type = VHOST_IOTLB_MSG_V2;
+		*im = &v->iotlb;
+		return sizeof(*v);
+	} else {
+		struct vhost_msg *v = buf;
+
+		v->type = VHOST_IOTLB_MSG;
+		*im = &v->iotlb;
+		return sizeof(*v);
+	}
+}
