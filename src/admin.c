@@ -19,8 +19,8 @@
  * of the initial pid namespace.  A task-mode worker's tid is 0 until its
  * thread first runs: SET_OWNER does not wait for that (see task.c).
  *
- * Without CONFIG_DEBUG_FS this file compiles to nothing but no-ops; without
- * debugfs mounted the file simply is not visible.
+ * Without CONFIG_DEBUG_FS the debugfs part compiles to no-ops (fdinfo
+ * stays); without debugfs mounted the file simply is not visible.
  */
 #include <linux/debugfs.h>
 #include <linux/list.h>

@@ -563,13 +563,14 @@ static bool vkt_dequeue_msg(struct vhost_kt_dev *dev,
 			    struct vhost_kt_msg_node *copy)
 {
 	struct vhost_kt_msg_node *node;
-	bool miss = false;
+	bool found, miss = false;
 
 	spin_lock(&dev->iotlb_lock);
 	node = list_first_entry_or_null(&dev->read_list,
 					struct vhost_kt_msg_node, node);
+	found = node;
 	if (node) {
-		*copy = *node;
+		memcpy(copy, node, sizeof(*copy));
 		miss = vkt_node_msg(node)->type == VHOST_IOTLB_MISS;
 		if (miss)
 			list_move_tail(&node->node, &dev->pending_list);
@@ -578,9 +579,9 @@ static bool vkt_dequeue_msg(struct vhost_kt_dev *dev,
 	}
 	spin_unlock(&dev->iotlb_lock);
 
-	if (node && !miss)
+	if (found && !miss)
 		kfree(node);
-	return node;
+	return found;
 }
 
 /**

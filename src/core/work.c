@@ -197,10 +197,16 @@ void vhost_kt_race_window_end(void)
 
 void vhost_kt_race_window(void)
 {
-	/* Not in an interrupt that happens to arrive in the marked task. */
+	/*
+	 * Not in an interrupt that happens to arrive in the marked task; once
+	 * per message, however many queues it restarts.
+	 */
 	if (in_task() && READ_ONCE(vkt_race_task) == current) {
+		WRITE_ONCE(vkt_race_task, NULL);
 		WRITE_ONCE(race_window_hits, race_window_hits + 1);
 		mdelay(READ_ONCE(race_window_ms));
 	}
 }
+/* modinfo and the kernel's TAINT_TEST say that this is no product build. */
+MODULE_INFO(test, "Y");
 #endif

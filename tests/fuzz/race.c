@@ -135,7 +135,8 @@ static const int op_errnos[OP_NR][5] = {
 	[OP_BACKEND_ON] = { EPERM, EFAULT, EINVAL },
 	/* EFAULT: the rings are checked for detach too, as upstream. */
 	[OP_BACKEND_OFF] = { EPERM, EFAULT },
-	[OP_NEW_WORKER] = { EPERM, EINVAL, EFAULT },
+	/* EAGAIN: a thread limit, as workers pile up until RESET_OWNER. */
+	[OP_NEW_WORKER] = { EPERM, EINVAL, EFAULT, EAGAIN },
 	[OP_ATTACH_WORKER] = { EPERM, EINVAL, ENODEV },
 	[OP_FREE_WORKER] = { EPERM, EINVAL, ENODEV, EBUSY },
 	[OP_GET_WORKER] = { EPERM, EINVAL },
@@ -601,7 +602,8 @@ static bool liveness(struct race *r, uint32_t tag, bool *fresh)
 	if (write(r->kick[1], &one, 8) != 8)
 		return false;
 	/* The frame leaves first, then the used ring is written: wait for both. */
-	for (end = now() + 5; now() < end && !(sent && *used_idx == 1);) {
+	/* Generous: only a failure waits it out, on a slow emulated guest. */
+	for (end = now() + 20; now() < end && !(sent && *used_idx == 1);) {
 		struct pollfd p = { .fd = r->pkt, .events = POLLIN };
 		ssize_t n;
 
@@ -629,8 +631,8 @@ void phase_race(const char *node)
 	struct racer rc[RACE_THREADS + 2], child = { 0 };
 	struct race r = { .node = node, .fd = -1, .tap = -1, .pkt = -1 };
 	unsigned long episodes = 0, live = 0, same = 0, ep;
-	unsigned int i, nth, hung = 0, kills = 0, released = 0;
-	bool task_mode = false, fresh, reaped;
+	unsigned int i, nth, hung = 0, kills = 0, released = 0, child_bad = 0;
+	bool task_mode = false, fresh, reaped, gave_up, killed;
 	uint8_t mode = 0;
 	char ifname[IFNAMSIZ];
 	int q, fd, status;
@@ -668,7 +670,12 @@ void phase_race(const char *node)
 
 	/* --iterations caps the episodes (a regression case replays a few). */
 	for (ep = 0; ep < opt_iterations && !out_of_time(); ep++) {
-		r.iotlb = chance(60);
+		/*
+		 * The first two episodes cover both translation modes, so
+		 * that a slow guest that fits only a few still answers
+		 * misses; the rest are drawn.
+		 */
+		r.iotlb = ep == 0 || (ep > 1 && chance(60));
 		r.v2 = chance(50);
 		r.end = now() + RACE_EPISODE;
 		if (r.end > t_end)
@@ -696,7 +703,8 @@ void phase_race(const char *node)
 			racer_loop(&child);
 			_exit(0);
 		}
-		if (pid > 0 && chance(30)) {
+		killed = pid > 0 && chance(30);
+		if (killed) {
 			usleep(rn((useconds_t)(RACE_EPISODE * 1e6)));
 			kill(pid, SIGKILL);
 			kills++;
@@ -717,6 +725,7 @@ void phase_race(const char *node)
 		 * liveness check below runs on that).
 		 */
 		reaped = pid <= 0 || wait_child(pid, now() - RACE_HANG + 5, &status);
+		gave_up = !reaped;
 		if (!reaped) {
 			fd = open(node, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 			if (fd >= 0) {
@@ -731,12 +740,19 @@ void phase_race(const char *node)
 			diag("race: %s: the child still runs %.0f s after its episode ended",
 			     node, RACE_HANG);
 			kill(pid, SIGKILL);
+		} else if (pid < 0 ||
+			   !((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+			     (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+			      killed))) {
+			child_bad++;
+			diag("race: %s: the child %s", node, pid < 0 ?
+			     "could not be forked" : "ended other than by exit(0) or our SIGKILL");
 		}
 		if (hung)
 			break;	/* a hung thread still uses r: stop here */
 		episodes++;
 		live += liveness(&r, (uint32_t)ep, &fresh);
-		same += !fresh;
+		same += !fresh && !gave_up;
 	}
 
 	for (i = 0; i < OP_NR; i++)
@@ -748,7 +764,7 @@ void phase_race(const char *node)
 
 	check(!hung, "%s: race: every thread and the child ended within %.0f s of their episode's end",
 	      node, RACE_HANG);
-	check(episodes >= 2 && !r.cnt->bad,
+	check(episodes >= 2 && !r.cnt->bad && !child_bad,
 	      "%s: race: %lu episodes, every errno one the input may get",
 	      node, episodes);
 	{
